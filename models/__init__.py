@@ -1,0 +1,16 @@
+"""migsim's migration physics: pure, deterministic, vectorised.
+
+``simulate(columns)`` evaluates N migrations given as arrays (one what-if is N = 1);
+``migrate(**human_inputs)`` is the one-point convenience for notebooks. No I/O, no Ray, no Polars.
+"""
+
+from models.errors import MigsimError, ParameterError, SpecError, UnitError, UnknownProfileError
+from models.fields import INPUTS, OUTPUTS
+from models.policy import PROFILES, Policy, get_profile
+
+MODEL_VERSION = "0.1.0"
+
+__all__ = [
+    "INPUTS", "MODEL_VERSION", "OUTPUTS", "PROFILES", "MigsimError", "ParameterError", "Policy",
+    "SpecError", "UnitError", "UnknownProfileError", "get_profile",
+]

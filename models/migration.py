@@ -1,0 +1,395 @@
+"""One live migration, end to end, for N points at once.
+
+Composes the mechanisms in phase order (DESIGN.md §2): setup (fixed per profile), storage (shared:
+nothing; mirror / iterative: a storage-only migration, the VM stays on its host and only a local
+fast suspend/resume follows; shared-nothing: the disk is mirrored over the migration network first
+and the mirror keeps running while memory moves), guest trace (time per GiB of memory), memory
+pre-copy, switch-over, network. Inputs are the canonical columns of ``models.fields``; outputs are
+``models.fields.OUTPUTS``. Points that the profile refuses (slow link, long RTT, too many NICs,
+another subnet, an unavailable transport) or whose inputs are out of domain or contradictory come back
+as ``rejected`` rows; points whose pre-copy cannot finish, or whose switch-over exceeds the profile's
+maximum, come back as ``failed`` rows; both with a reason. Nothing raises for a bad point.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields as dc_fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from models import precopy, storage
+from models.errors import ParameterError
+from models.fields import INPUTS, INPUT_BY_COLUMN, OUTPUTS
+from models.link import stream_rates
+from models.policy import PROFILES, REMEDIES, Policy, get_profile
+from models.switchover import connections_preserved, switch_over
+
+GIB = 2.0**30
+
+
+def _as_array(value: Any, n: int, dtype: Any) -> np.ndarray:
+    a = np.asarray(value)
+    if a.ndim == 0:
+        a = np.full(n, a.item() if dtype != np.dtype(object) else value, dtype=dtype)
+    return a.astype(dtype, copy=False) if dtype != np.dtype(object) else a
+
+
+def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Index of each string in ``names`` (-1 when absent), vectorised."""
+    u = values.astype("U32") if values.dtype == object else values
+    out = np.full(values.shape[0], -1, dtype=np.int64)
+    for i, name in enumerate(names):
+        out[u == name] = i
+    return out
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Resolved inputs of N points: every column of ``models.fields.INPUTS`` as an array."""
+
+    columns: Mapping[str, np.ndarray]
+    n: int
+
+
+def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
+    """Broadcast the given columns to a common length and add the global defaults.
+
+    Parameters
+    ----------
+    columns : mapping
+        Column name (``memory_bytes``...) to array or scalar, in column units.
+
+    Returns
+    -------
+    Inputs
+        Profile-dependent defaults (``None`` in the field table) are left as NaN.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown column or arrays of different lengths.
+    """
+    n = 1
+    for k, v in columns.items():
+        if k not in INPUT_BY_COLUMN:
+            raise ParameterError(k, "(column)", "an input column: " + ", ".join(INPUT_BY_COLUMN))
+        a = np.asarray(v)
+        if a.ndim > 1:
+            raise ParameterError(k, f"array of shape {a.shape}", "a scalar or a 1-d array")
+        if a.ndim == 1:
+            if n != 1 and a.shape[0] != n:
+                raise ParameterError(k, f"length {a.shape[0]}", f"length {n} like the other columns")
+            n = a.shape[0]
+    out: dict[str, np.ndarray] = {}
+    for f in INPUTS:
+        if f.column in columns:
+            out[f.column] = _as_array(columns[f.column], n, f.dtype)
+        elif f.default is None:
+            out[f.column] = np.full(n, np.nan)
+        else:
+            out[f.column] = _as_array(f.default, n, f.dtype)
+    return Inputs(out, n)
+
+
+def _policy_tables(profile_codes: np.ndarray, overrides: Mapping[str, Mapping[str, Any]] | None
+                   ) -> tuple[list[Policy], np.ndarray]:
+    names = tuple(PROFILES)
+    pols = [get_profile(name, **dict((overrides or {}).get(name, {}))) for name in names]
+    return pols, profile_codes
+
+
+def _gather(pols: list[Policy], codes: np.ndarray, attr: str) -> np.ndarray:
+    table = np.array([float(getattr(p, attr)) for p in pols] + [math.nan])
+    return table[codes]
+
+
+def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None,
+             detail: bool = False) -> dict[str, Any]:
+    """Simulate N live migrations.
+
+    Parameters
+    ----------
+    columns : mapping
+        Input columns (``models.fields.INPUTS`` column names, SI units) to arrays of length N or
+        scalars. Missing columns take their defaults (global, or the profile's).
+    overrides : mapping, optional
+        Profile name to policy-field overrides (``{"hyperv-2012": {"max_rounds": 20}}``).
+    detail : bool
+        Also return ``"rounds"``: per point, the list of :class:`models.precopy.Detail` passes.
+
+    Returns
+    -------
+    dict
+        Every column of ``models.fields.OUTPUTS`` as an array of length N.
+
+    Raises
+    ------
+    ParameterError
+        Only for malformed arguments (unknown columns, mismatched lengths, bad overrides); bad
+        values become ``rejected`` rows.
+    """
+    inp = resolve_inputs(columns)
+    c = inp.columns
+    n = inp.n
+    reason = np.full(n, "", dtype=object)
+    rejected = np.zeros(n, dtype=bool)
+
+    def reject(mask: np.ndarray, why: Any) -> None:
+        sel = mask & ~rejected
+        if sel.any():
+            reason[sel] = why if isinstance(why, str) else why[sel]
+            rejected[sel] = True
+
+    # --- categorical inputs
+    cat: dict[str, np.ndarray] = {}
+    for f in INPUTS:
+        if f.kind == "choice":
+            cat[f.name] = _codes(c[f.column], f.choices)
+            bad = cat[f.name] < 0
+            if bad.any():
+                shown = np.array([f"{f.name}: invalid value {v!r}; allowed: {f.allowed()}"
+                                  for v in c[f.column][bad]], dtype=object)
+                full = np.full(n, "", dtype=object)
+                full[bad] = shown
+                reject(bad, full)
+    # --- numeric domains
+    for f in INPUTS:
+        if f.kind in ("choice", "bool"):
+            continue
+        x = c[f.column]
+        given = ~np.isnan(x) if f.default is None else np.ones(n, dtype=bool)
+        bad = given & ((x < f.lo) | (x > f.hi) | (f.lo_open & (x == f.lo)) | np.isnan(x)
+                       | (np.isinf(x) & ~(np.isinf(f.hi) & (x > 0))))
+        if f.kind == "count":
+            bad |= given & (np.floor(x) != x)
+        if bad.any():
+            msgs = np.full(n, "", dtype=object)
+            msgs[bad] = [f"{f.name}: invalid value {v:g}; allowed: {f.allowed()}" for v in x[bad]]
+            reject(bad, msgs)
+
+    pcode = np.where(cat["profile"] >= 0, cat["profile"], 0)
+    pols, _ = _policy_tables(pcode, overrides)
+
+    def g(attr: str) -> np.ndarray:
+        return _gather(pols, pcode, attr)
+
+    # --- profile defaults
+    def dflt(col: str, attr: str, scale: float = 1.0) -> np.ndarray:
+        x = c[col]
+        return np.where(np.isnan(x), g(attr) * scale, x)
+
+    memory = c["memory_bytes"]
+    ps = c["page_size_bytes"]
+    downtime_limit_s = dflt("downtime_limit_ms", "downtime_limit_ms") / 1e3
+    device = dflt("device_state_bytes", "device_state_bytes")
+    max_bw = dflt("max_bandwidth_Bps", "max_bandwidth_Bps")
+    zero_frac = c["zero_fraction"]
+    wws_b = c["wws_bytes"]
+    nonzero_b = memory * (1.0 - zero_frac)
+    wws_b = np.where(np.isnan(wws_b), nonzero_b, wws_b)
+    disk = c["disk_bytes"]
+    disk_wws = np.where(np.isnan(c["disk_wws_bytes"]), disk, c["disk_wws_bytes"])
+
+    reject(wws_b > nonzero_b * (1 + 1e-9),
+           "wws: exceeds the memory that is not zero pages (memory x (1 - zero_fraction)); "
+           "lower wws or zero_fraction")
+    reject(disk_wws > disk * (1 + 1e-9), "disk_wws: exceeds disk")
+    reject(memory < ps, "memory: smaller than one page (page_size)")
+    st_code = cat["storage"]
+    moves_disk = (st_code >= 1)
+    reject(moves_disk & (disk <= 0), "storage: moving storage needs disk > 0")
+
+    # --- transport per (profile, transport)
+    tcode = np.where(cat["transport"] >= 0, cat["transport"], 0)
+    tnames = INPUT_BY_COLUMN["transport"].choices
+    tr_fields = ("efficiency", "stream_cap_Bps", "multichannel", "compress", "compress_Bps")
+    tr = {k: np.full(n, np.nan) for k in tr_fields}
+    for pi, pol in enumerate(pols):
+        for ti, tname in enumerate(tnames):
+            sel = (pcode == pi) & (tcode == ti)
+            if not sel.any():
+                continue
+            key = pol.default_transport if tname == "default" else tname
+            if key not in pol.transports:
+                reject(sel, f"transport: {tname!r} is not available for {pol.name}; allowed: default, "
+                       + ", ".join(pol.transports))
+                continue
+            t = pol.transports[key]
+            for k in tr_fields:
+                tr[k][sel] = float(getattr(t, k))
+    efficiency = np.where(np.isnan(c["efficiency"]), tr["efficiency"], c["efficiency"])
+    stream_cap = np.where(np.isnan(c["stream_cap_Bps"]), tr["stream_cap_Bps"], c["stream_cap_Bps"])
+    link_bps = c["link_bps"]
+    ten_g = link_bps >= 10e9
+    max_nics = np.where(ten_g, g("max_nics_10g"), g("max_nics"))
+    multichannel = tr["multichannel"] == 1.0
+    nics = c["nics"]
+
+    # --- what the profile refuses
+    reject(link_bps < g("min_link_bps"),
+           np.array([f"link: {p.name} needs links of at least {p.min_link_bps / 1e9:g} Gbit/s"
+                     for p in pols], dtype=object)[pcode])
+    reject(c["rtt_ms"] > g("max_rtt_ms"),
+           np.array([f"rtt: {p.name} allows at most {p.max_rtt_ms:g} ms" for p in pols],
+                    dtype=object)[pcode])
+    reject(multichannel & (nics > max_nics),
+           np.array([f"nics: {p.name} uses at most {p.max_nics:g} NICs below 10 Gbit/s and "
+                     f"{p.max_nics_10g:g} at 10 Gbit/s or more" for p in pols], dtype=object)[pcode])
+    same_subnet = c["same_subnet"].astype(bool)
+    reject(~same_subnet & (g("refuses_cross_subnet") == 1.0),
+           np.array([f"same_subnet: {p.name} requires the destination on the VM's L2 subnet"
+                     for p in pols], dtype=object)[pcode])
+    reject(c["auto_converge"].astype(bool) & (pcode != list(PROFILES).index("qemu")),
+           "auto_converge: only the qemu profile has auto-converge")
+
+    ok = ~rejected
+    nanfix = lambda a, v: np.where(ok, a, v)  # noqa: E731  keep rejected rows finite
+    rates = stream_rates(nanfix(link_bps, 1e9), nanfix(nics, 1.0), nanfix(efficiency, 1.0),
+                         nanfix(stream_cap, np.inf), nanfix(c["rtt_ms"], 0.0),
+                         g("tcp_window_bytes"), multichannel, nanfix(max_nics, 1.0),
+                         nanfix(max_bw, np.inf), g("cap_lifted_in_switchover") == 1.0,
+                         tr["compress"] == 1.0, nanfix(c["compressibility"], 1.0),
+                         nanfix(tr["compress_Bps"], np.inf))
+
+    # --- storage phase
+    shared_nothing = st_code == STORAGE_SHARED_NOTHING
+    storage_only = (st_code == STORAGE_MIRROR) | (st_code == STORAGE_ITERATIVE)
+    copy_rate = np.where(shared_nothing, np.minimum(c["storage_rate_Bps"], rates.precopy_Bps),
+                         c["storage_rate_Bps"])
+    copy_rate = nanfix(copy_rate, 1.0)
+    disk_ok = np.where(ok & moves_disk, disk, 0.0)
+    mir = storage.mirror(np.where(st_code != STORAGE_ITERATIVE, disk_ok, 0.0),
+                         nanfix(c["disk_write_rate_Bps"], 0.0), copy_rate, g("mirror_max_share"))
+    itr = storage.iterative(np.where(st_code == STORAGE_ITERATIVE, disk_ok, 0.0),
+                            nanfix(c["disk_write_rate_Bps"], 0.0), nanfix(disk_wws, 0.0), copy_rate,
+                            nanfix(downtime_limit_s, 0.5), g("storage_max_rounds"))
+    is_itr = st_code == STORAGE_ITERATIVE
+    storage_s = np.where(is_itr, itr.time_s, mir.time_s)
+    storage_bytes = np.where(is_itr, itr.copied_bytes, mir.copied_bytes)
+    mirror_bytes = np.where(is_itr, 0.0, mir.mirror_bytes)
+    mirror_w = np.where(shared_nothing, mir.mirror_write_Bps, 0.0)
+    storage_final_s = np.where(is_itr, itr.final_s, 0.0)
+
+    # --- memory pre-copy (memory moves unless this is a storage-only migration)
+    moves_memory = ok & ~storage_only
+    pages_total = np.floor(memory / ps)
+    pages_nonzero = np.ceil(nonzero_b / ps)
+    pages_zero = np.maximum(pages_total - pages_nonzero, 0.0)
+    wire_page = (ps + g("page_header_bytes")) * rates.wire_factor
+    mem_cap_pps = rates.memory_cap_Bps / ps
+    pre_rate = np.maximum(rates.precopy_Bps - mirror_w, rates.precopy_Bps * 0.05)
+    remedy_names = list(REMEDIES)
+    remedy = np.array([remedy_names.index(p.remedy) for p in pols])[pcode]
+    ac_on = c["auto_converge"].astype(bool)
+    remedy = np.where(ac_on, precopy.AUTO_CONVERGE, remedy)
+    remedy = np.where((remedy == precopy.SDPS) & ~c["sdps"].astype(bool), precopy.FORCE, remedy)
+    pct = 1e-2
+    idx = np.flatnonzero(moves_memory)
+    cfg = precopy.Config(
+        pages_nonzero=pages_nonzero[idx], pages_zero=pages_zero[idx],
+        wws=(wws_b / ps)[idx], page_bytes=ps[idx], wire_page=wire_page[idx],
+        wire_zero=g("zero_page_bytes")[idx],
+        scan_s=(pages_zero * ps / g("scan_Bps"))[idx],
+        dirty_pps=np.where(wws_b > 0, c["dirty_rate_Bps"] / ps, 0.0)[idx],
+        sequential=(cat["dirty_pattern"] == 1)[idx],
+        rate_Bps=pre_rate[idx], burst_Bps=rates.wire_Bps[idx], mem_cap_pps=mem_cap_pps[idx],
+        window_s=g("rate_window_s")[idx], check_s=g("check_interval_s")[idx],
+        limit_s=downtime_limit_s[idx], min_pages=g("min_dirty_pages")[idx],
+        max_rounds=g("max_rounds")[idx],
+        max_traffic=(g("max_traffic_factor") * memory)[idx],
+        growing_rule=(g("stop_if_growing_at_max_rate") == 1.0)[idx], remedy=remedy[idx],
+        sdps_shrink=g("sdps_shrink")[idx], sdps_target=g("sdps_target")[idx],
+        ac_initial=(g("ac_initial_pct") * pct)[idx], ac_increment=(g("ac_increment_pct") * pct)[idx],
+        ac_max=(g("ac_max_pct") * pct)[idx], ac_ratio=g("ac_trigger_ratio")[idx],
+        ac_period_s=g("ac_period_s")[idx], adaptive=(g("adaptive_rate") == 1.0)[idx],
+        rate_initial_Bps=(g("rate_initial_bps") / 8.0)[idx],
+        rate_increment_Bps=(g("rate_increment_bps") / 8.0)[idx],
+        rate_max_Bps=(g("rate_max_bps") / 8.0)[idx], skip=(g("skip_redirtied") == 1.0)[idx],
+        timeout_s=c["timeout_s"][idx],
+    )
+    st, details = precopy.run(cfg, detail=detail)
+
+    def scatter(a: np.ndarray, fill: float = 0.0, dtype: Any = float) -> np.ndarray:
+        out = np.full(n, fill, dtype=dtype)
+        out[idx] = a
+        return out
+
+    status_code = scatter(st.status, precopy.CONVERGED, np.int64)
+    reason_code = scatter(st.reason, precopy.R_NONE, np.int64)
+    final_pages = scatter(st.pending)
+    precopy_s = scatter(st.t)
+    mem_bytes = scatter(st.mem_bytes)
+    rounds = scatter(st.seg, 0, np.int64)
+    max_theta = scatter(st.max_theta)
+
+    # --- switch-over
+    adaptive = g("adaptive_rate") == 1.0
+    sw_rate = np.where(adaptive, np.minimum(g("rate_max_bps") / 8.0, rates.switchover_Bps),
+                       rates.switchover_Bps)
+    sw_rate = np.where(moves_memory, sw_rate, np.maximum(copy_rate, 1.0))
+    sw = switch_over(np.where(moves_memory, final_pages, 0.0), wire_page, sw_rate, mem_cap_pps,
+                     np.where(moves_memory, device, 0.0), g("resume_s"), storage_final_s,
+                     g("max_switchover_s"))
+    trace_s = np.where(moves_memory, g("trace_s_per_gib") * memory / GIB, 0.0)
+    setup_s = g("setup_s")
+    total = setup_s + storage_s + trace_s + precopy_s + sw.downtime_s
+    mirror_bytes = mirror_bytes + mirror_w * (trace_s + precopy_s + sw.downtime_s)
+
+    failed_pre = status_code == precopy.FAILED
+    failed = ok & (failed_pre | (moves_memory & sw.too_long))
+    status = np.where(rejected, "rejected", np.where(failed, "failed", "completed")).astype(object)
+    reasons_tbl = np.array([precopy.REASONS[k] for k in sorted(precopy.REASONS)], dtype=object)
+    pre_reason = reasons_tbl[reason_code]
+    too_long_msg = np.array([f"switch-over would exceed the maximum of {p.max_switchover_s:g} s; "
+                             "the VM stays on the source" for p in pols], dtype=object)[pcode]
+    reason = np.where(rejected, reason,
+                      np.where(ok & sw.too_long & ~failed_pre, too_long_msg, pre_reason)).astype(object)
+    converged = ok & (status_code == precopy.CONVERGED) & ~failed
+    forced = ok & (status_code == precopy.FORCED) & ~failed
+    done = ok & ~failed
+    storage_forced = ok & is_itr & itr.forced
+    reason = np.where(storage_forced & (reason == ""),
+                      "storage pass limit reached: the rest copied with the VM suspended",
+                      reason).astype(object)
+    zero = np.zeros(n)
+    z = lambda a: np.where(ok, a, 0.0)  # noqa: E731
+    downtime_ms = np.where(done, sw.downtime_s * 1e3, 0.0)
+    out: dict[str, Any] = {
+        "status": status,
+        "reason": reason,
+        "total_time_s": np.where(done, total, np.where(failed, z(total - sw.downtime_s), 0.0)),
+        "downtime_ms": downtime_ms,
+        "memory_transferred_bytes": z(mem_bytes + np.where(done, sw.final_bytes, 0.0)),
+        "storage_transferred_bytes": z(storage_bytes),
+        "mirror_transferred_bytes": z(mirror_bytes),
+        "device_transferred_bytes": np.where(done, sw.device_bytes, 0.0),
+        "precopy_rounds": np.where(ok, rounds, 0),
+        "converged": converged,
+        "forced": forced | storage_forced,
+        "final_round_bytes": np.where(done, sw.final_bytes, 0.0),
+        "max_throttle_pct": z(max_theta * 100.0),
+        "connections_preserved": done & (storage_only | connections_preserved(same_subnet)),
+        "setup_s": z(setup_s),
+        "storage_s": z(storage_s),
+        "trace_s": z(trace_s),
+        "precopy_s": z(precopy_s),
+        "switchover_s": np.where(done, sw.downtime_s, 0.0),
+        "trace_slowdown_pct": np.where(ok & moves_memory, g("trace_slowdown_pct"), 0.0),
+        "write_latency_penalty_ms": np.where(ok & moves_disk & ~is_itr,
+                                             np.where(shared_nothing, c["rtt_ms"], 0.0), 0.0),
+        "effective_rate_Bps": np.where(moves_memory, pre_rate, zero),
+    }
+    out["transferred_bytes"] = (out["memory_transferred_bytes"] + out["storage_transferred_bytes"]
+                                + out["mirror_transferred_bytes"] + out["device_transferred_bytes"])
+    out = {k: out[k].astype(OUTPUTS[k][0], copy=False) for k in OUTPUTS}
+    if detail:
+        per_point: list[list[precopy.Detail]] = [[] for _ in range(n)]
+        for j, i in enumerate(idx):
+            per_point[i] = details[j]
+        out["rounds"] = per_point
+    return out
+
+
+STORAGE_SHARED, STORAGE_MIRROR, STORAGE_ITERATIVE, STORAGE_SHARED_NOTHING = range(4)

@@ -1,0 +1,50 @@
+"""The ``migsim`` command line: one Typer app; each command lives in its own module.
+
+Errors derived from :class:`models.errors.MigsimError` are printed as one line on stderr and the
+process exits with status 2 (bad input) — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from models.errors import MigsimError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulate live VM migration: single what-ifs, sweeps on Ray, scenarios.")
+
+
+def _register() -> None:
+    # Each module adds its commands to ``app``.
+    from runner import cli_migrate  # noqa: F401
+    try:
+        from runner import cli_sweep  # noqa: F401
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    try:
+        from runner import cli_scenario  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def main() -> None:
+    """Entry point of the ``migsim`` console script."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except MigsimError as exc:
+        typer.echo(f"migsim: error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("migsim: aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,58 @@
+"""The one Arrow schema of a result row, derived from :mod:`models.fields`.
+
+A row is one sweep point: ``point_id`` (index of the point in its sweep), ``seed`` (the point's own
+seed), every model input column (SI units in the names: ``memory_bytes``, ``link_bps``, ...) and
+every model output column. An input whose default is "the profile decides" (``wws_bytes``,
+``efficiency``, ...) is null in rows where the spec left it to the profile. Nothing else in the
+runner spells out column names or types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from models.fields import INPUTS, OUTPUTS, Field
+
+#: Columns that identify a point, before the inputs.
+META_COLUMNS: tuple[str, ...] = ("point_id", "seed")
+#: Model input columns, in :data:`models.fields.INPUTS` order.
+INPUT_COLUMNS: tuple[str, ...] = tuple(f.column for f in INPUTS)
+#: Model output columns, in :data:`models.fields.OUTPUTS` order.
+OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUTS)
+#: Every column of a result row, in file order.
+COLUMNS: tuple[str, ...] = META_COLUMNS + INPUT_COLUMNS + OUTPUT_COLUMNS
+
+
+def _arrow_type(dtype: Any) -> pa.DataType:
+    dtype = np.dtype(dtype)
+    if dtype == np.dtype(object):
+        return pa.string()
+    if dtype == np.dtype(bool):
+        return pa.bool_()
+    return pa.from_numpy_dtype(dtype)
+
+
+def _input_field(f: Field) -> pa.Field:
+    nullable = f.default is None
+    meta = {b"unit_kind": f.kind.encode(), b"description": f.help.encode()}
+    return pa.field(f.column, _arrow_type(f.dtype), nullable=nullable, metadata=meta)
+
+
+def _build() -> pa.Schema:
+    fields = [
+        pa.field("point_id", pa.int64(), nullable=False,
+                 metadata={b"description": b"index of the point in its sweep (stable)"}),
+        pa.field("seed", pa.int64(), nullable=False,
+                 metadata={b"description": b"the point's own seed (random inputs derive from it)"}),
+    ]
+    fields += [_input_field(f) for f in INPUTS]
+    fields += [pa.field(name, _arrow_type(dt), metadata={b"description": desc.encode()})
+               for name, (dt, desc) in OUTPUTS.items()]
+    return pa.schema(fields)
+
+
+#: The Arrow schema of every Parquet part of every run.
+SCHEMA: pa.Schema = _build()
