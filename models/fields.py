@@ -70,6 +70,8 @@ class Field:
         if self.kind == "bool":
             return "true or false"
         lo = f"> {self.lo:g}" if self.lo_open else f">= {self.lo:g}"
+        if self.kind == "count":
+            lo = "a whole number " + lo
         hi = "" if math.isinf(self.hi) else f" and <= {self.hi:g}"
         unit = {"size": " bytes (e.g. 16GiB)", "rate": " bytes/s (e.g. 200MB/s, 7000pages/s)",
                 "link": " bit/s (e.g. 10GbE, 25Gbps)"}.get(self.kind, "")
@@ -131,6 +133,8 @@ class Field:
             return
         bad = (not math.isfinite(x) and not (math.isinf(self.hi) and x == math.inf)) or x < self.lo \
             or (self.lo_open and x == self.lo) or x > self.hi
+        if self.kind == "count" and not bad and x != math.floor(x):
+            bad = True
         if math.isnan(x) or bad:
             raise ParameterError(self.name, x if shown is None else shown, self.allowed())
 

@@ -90,7 +90,8 @@ def stream_rates(link_bps: np.ndarray, nics: np.ndarray, efficiency: np.ndarray,
     LinkRates
     """
     per_stream = link_bps / 8.0 * efficiency
-    window_Bps = np.where(rtt_ms > 0, tcp_window_bytes / np.maximum(rtt_ms, 1e-300) * 1e3, np.inf)
+    window_Bps = np.where(rtt_ms > 0, tcp_window_bytes / np.where(rtt_ms > 0, rtt_ms, 1.0) * 1e3,
+                          np.inf)
     per_stream = np.minimum(np.minimum(per_stream, stream_cap_Bps), window_Bps)
     nics_used = np.where(multichannel, np.minimum(nics, max_nics), 1.0)
     wire = per_stream * nics_used

@@ -14,7 +14,7 @@ maximum, come back as ``failed`` rows; both with a reason. Nothing raises for a 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -105,6 +105,45 @@ def _gather(pols: list[Policy], codes: np.ndarray, attr: str) -> np.ndarray:
     return table[codes]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Everything about N migrations that does not depend on how pre-copy unfolds.
+
+    ``simulate`` runs the pre-copy at the stream's own rate; the scenario engine runs it with the
+    bandwidth share each stream really gets, then both call :func:`assemble`.
+    """
+
+    n: int
+    columns: Mapping[str, np.ndarray]   # resolved input columns
+    ok: np.ndarray                      # not rejected
+    reason: np.ndarray                  # rejection reasons (object)
+    idx: np.ndarray                     # points whose memory moves (rows of ``cfg``)
+    cfg: precopy.Config                 # pre-copy configuration of those points
+    policy: Mapping[str, np.ndarray]    # gathered policy fields used after pre-copy
+    rates_wire_Bps: np.ndarray          # stream's idle-link wire rate
+    precopy_Bps: np.ndarray             # stream's pre-copy rate (cap and mirror applied)
+    switchover_Bps: np.ndarray          # stream's stop-and-copy rate on an idle link
+    wire_page: np.ndarray
+    mem_cap_pps: np.ndarray
+    device_bytes: np.ndarray
+    moves_memory: np.ndarray
+    moves_disk: np.ndarray
+    storage_only: np.ndarray
+    shared_nothing: np.ndarray
+    is_iterative: np.ndarray
+    storage_s: np.ndarray               # storage phase on an idle path
+    storage_bytes: np.ndarray           # disk bytes the storage phase copies
+    mirror_bytes: np.ndarray            # mirrored writes during the storage phase
+    mirror_write_Bps: np.ndarray        # mirrored guest writes that keep flowing during pre-copy
+    storage_final_s: np.ndarray
+    storage_forced: np.ndarray
+    setup_s: np.ndarray
+    trace_s: np.ndarray
+    same_subnet: np.ndarray
+    pcode: np.ndarray                   # profile index into models.policy.PROFILES
+    pols: tuple[Policy, ...]
+
+
 def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None,
              detail: bool = False) -> dict[str, Any]:
     """Simulate N live migrations.
@@ -129,6 +168,30 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
     ParameterError
         Only for malformed arguments (unknown columns, mismatched lengths, bad overrides); bad
         values become ``rejected`` rows.
+    """
+    prep = prepare(columns, overrides)
+    st, details = precopy.run(prep.cfg, detail=detail)
+    out = assemble(prep, st)
+    if detail:
+        per_point: list[list[precopy.Detail]] = [[] for _ in range(prep.n)]
+        for j, i in enumerate(prep.idx):
+            per_point[i] = details[j]
+        out["rounds"] = per_point
+    return out
+
+
+def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None
+            ) -> Prepared:
+    """Resolve inputs, apply the profile's refusals, the link and the storage phase.
+
+    Parameters
+    ----------
+    columns, overrides
+        As for :func:`simulate`.
+
+    Returns
+    -------
+    Prepared
     """
     inp = resolve_inputs(columns)
     c = inp.columns
@@ -299,7 +362,8 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         limit_s=downtime_limit_s[idx], min_pages=g("min_dirty_pages")[idx],
         max_rounds=g("max_rounds")[idx],
         max_traffic=(g("max_traffic_factor") * memory)[idx],
-        growing_rule=(g("stop_if_growing_at_max_rate") == 1.0)[idx], remedy=remedy[idx],
+        growing_rule=(g("stop_if_growing_at_max_rate") == 1.0)[idx],
+        rate_rule=(g("stop_if_rate_exceeds_max") == 1.0)[idx], remedy=remedy[idx],
         sdps_shrink=g("sdps_shrink")[idx], sdps_target=g("sdps_target")[idx],
         ac_initial=(g("ac_initial_pct") * pct)[idx], ac_increment=(g("ac_increment_pct") * pct)[idx],
         ac_max=(g("ac_max_pct") * pct)[idx], ac_ratio=g("ac_trigger_ratio")[idx],
@@ -309,7 +373,55 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         rate_max_Bps=(g("rate_max_bps") / 8.0)[idx], skip=(g("skip_redirtied") == 1.0)[idx],
         timeout_s=c["timeout_s"][idx],
     )
-    st, details = precopy.run(cfg, detail=detail)
+    return Prepared(
+        n=n, columns=c, ok=ok, reason=reason, idx=idx, cfg=cfg,
+        policy={k: g(k) for k in ("stop_s", "resume_s", "max_switchover_s",
+                                  "trace_slowdown_pct")},
+        rates_wire_Bps=rates.wire_Bps, precopy_Bps=pre_rate, switchover_Bps=rates.switchover_Bps,
+        wire_page=wire_page, mem_cap_pps=mem_cap_pps, device_bytes=device,
+        moves_memory=moves_memory, moves_disk=moves_disk, storage_only=storage_only,
+        shared_nothing=shared_nothing, is_iterative=is_itr, storage_s=storage_s,
+        storage_bytes=storage_bytes, mirror_bytes=mirror_bytes, mirror_write_Bps=mirror_w,
+        storage_final_s=storage_final_s, storage_forced=ok & is_itr & itr.forced,
+        setup_s=g("setup_s"), trace_s=np.where(moves_memory, g("trace_s_per_gib") * memory / GIB, 0.0),
+        same_subnet=same_subnet, pcode=pcode, pols=tuple(pols))
+
+
+def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = None,
+             switchover_Bps: np.ndarray | None = None) -> dict[str, Any]:
+    """Turn pre-copy outcomes into result rows.
+
+    Parameters
+    ----------
+    prep : Prepared
+    st : precopy.State
+        Final pre-copy state of the points ``prep.idx`` (status not RUNNING).
+    storage_s : ndarray, optional
+        Storage phase durations actually achieved (scenario engine); default: idle-path times.
+    switchover_Bps : ndarray, optional
+        Stop-and-copy wire rates actually available; default: the idle-link rates.
+
+    Returns
+    -------
+    dict
+        Every column of ``models.fields.OUTPUTS``.
+    """
+    n, idx, ok, c = prep.n, prep.idx, prep.ok, prep.columns
+    moves_memory, moves_disk = prep.moves_memory, prep.moves_disk
+    pols, pcode = list(prep.pols), prep.pcode
+    wire_page, mem_cap_pps = prep.wire_page, prep.mem_cap_pps
+    storage_s = prep.storage_s if storage_s is None else storage_s
+    rejected = ~ok
+    reason = prep.reason
+    is_itr, shared_nothing, storage_only = prep.is_iterative, prep.shared_nothing, prep.storage_only
+    mirror_w = prep.mirror_write_Bps
+    device = prep.device_bytes
+    same_subnet = prep.same_subnet
+    storage_bytes = prep.storage_bytes
+    mirror_bytes = prep.mirror_bytes
+
+    def g(attr: str) -> np.ndarray:
+        return prep.policy[attr]
 
     def scatter(a: np.ndarray, fill: float = 0.0, dtype: Any = float) -> np.ndarray:
         out = np.full(n, fill, dtype=dtype)
@@ -325,15 +437,13 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
     max_theta = scatter(st.max_theta)
 
     # --- switch-over
-    adaptive = g("adaptive_rate") == 1.0
-    sw_rate = np.where(adaptive, np.minimum(g("rate_max_bps") / 8.0, rates.switchover_Bps),
-                       rates.switchover_Bps)
-    sw_rate = np.where(moves_memory, sw_rate, np.maximum(copy_rate, 1.0))
+    base_sw = prep.switchover_Bps if switchover_Bps is None else switchover_Bps
+    sw_rate = np.where(moves_memory, base_sw, 1.0)
     sw = switch_over(np.where(moves_memory, final_pages, 0.0), wire_page, sw_rate, mem_cap_pps,
-                     np.where(moves_memory, device, 0.0), g("resume_s"), storage_final_s,
+                     np.where(moves_memory, device, 0.0), g("stop_s"), g("resume_s"), prep.storage_final_s,
                      g("max_switchover_s"))
-    trace_s = np.where(moves_memory, g("trace_s_per_gib") * memory / GIB, 0.0)
-    setup_s = g("setup_s")
+    trace_s = prep.trace_s
+    setup_s = prep.setup_s
     total = setup_s + storage_s + trace_s + precopy_s + sw.downtime_s
     mirror_bytes = mirror_bytes + mirror_w * (trace_s + precopy_s + sw.downtime_s)
 
@@ -349,7 +459,7 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
     converged = ok & (status_code == precopy.CONVERGED) & ~failed
     forced = ok & (status_code == precopy.FORCED) & ~failed
     done = ok & ~failed
-    storage_forced = ok & is_itr & itr.forced
+    storage_forced = prep.storage_forced
     reason = np.where(storage_forced & (reason == ""),
                       "storage pass limit reached: the rest copied with the VM suspended",
                       reason).astype(object)
@@ -379,17 +489,11 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         "trace_slowdown_pct": np.where(ok & moves_memory, g("trace_slowdown_pct"), 0.0),
         "write_latency_penalty_ms": np.where(ok & moves_disk & ~is_itr,
                                              np.where(shared_nothing, c["rtt_ms"], 0.0), 0.0),
-        "effective_rate_Bps": np.where(moves_memory, pre_rate, zero),
+        "effective_rate_Bps": np.where(moves_memory, prep.precopy_Bps, zero),
     }
     out["transferred_bytes"] = (out["memory_transferred_bytes"] + out["storage_transferred_bytes"]
                                 + out["mirror_transferred_bytes"] + out["device_transferred_bytes"])
-    out = {k: out[k].astype(OUTPUTS[k][0], copy=False) for k in OUTPUTS}
-    if detail:
-        per_point: list[list[precopy.Detail]] = [[] for _ in range(n)]
-        for j, i in enumerate(idx):
-            per_point[i] = details[j]
-        out["rounds"] = per_point
-    return out
+    return {k: out[k].astype(OUTPUTS[k][0], copy=False) for k in OUTPUTS}
 
 
 STORAGE_SHARED, STORAGE_MIRROR, STORAGE_ITERATIVE, STORAGE_SHARED_NOTHING = range(4)

@@ -83,6 +83,7 @@ class Policy:
     description: str
     # --- fixed costs
     setup_s: float                 # handshake + destination reservation
+    stop_s: float                  # stop/suspend the guest before the stop-and-copy (downtime)
     resume_s: float                # resume on the destination (inside the downtime)
     trace_s_per_gib: float         # guest trace phase: seconds per GiB of memory
     trace_slowdown_pct: float      # guest slowdown while traces are being installed
@@ -109,6 +110,7 @@ class Policy:
     max_rounds: float              # pre-copy passes (round 0 included) before a forced stop
     max_traffic_factor: float      # forced stop once this x memory has been sent
     stop_if_growing_at_max_rate: bool  # Xen: a round sent more than the last one at max rate
+    stop_if_rate_exceeds_max: bool  # Clark 2005 §5.3: next round's rate would exceed the maximum
     # --- non-convergence
     remedy: str                    # none | sdps | auto_converge | force
     sdps_shrink: float             # SDPS engages when pending does not drop below this x previous
@@ -146,6 +148,7 @@ VSPHERE_51 = Policy(
     name="vsphere-5.1",
     description="VMware vSphere 5.1 vMotion: 500 ms switch-over goal, SDPS, 100 s max switch-over",
     setup_s=1.0,                   # assumed: vCenter task + destination reservation
+    stop_s=0.0,                    # assumed: quiesce folded into the switch-over goal
     resume_s=0.02,                 # assumed; Xen resume measured 9-40 ms (Clark 2005)
     trace_s_per_gib=0.05,          # assumed: trace install is a brief dip growing with memory
     trace_slowdown_pct=10.0,       # assumed
@@ -172,6 +175,7 @@ VSPHERE_51 = Policy(
     max_rounds=INF,
     max_traffic_factor=INF,
     stop_if_growing_at_max_rate=False,
+    stop_if_rate_exceeds_max=False,
     remedy="sdps",
     sdps_shrink=0.9,               # assumed: "dirtied faster than sent" <=> < 10 % progress
     sdps_target=0.5,               # assumed: throttle until dirtying is half the send rate
@@ -190,6 +194,7 @@ HYPERV_2012 = Policy(
     name="hyperv-2012",
     description="Microsoft Hyper-V 2012 / 2012 R2 Live Migration: 10 passes, then forced stop",
     setup_s=3.0,                   # practitioners measure 2-3 s fixed overhead per migration
+    stop_s=0.0,                    # assumed
     resume_s=0.05,                 # assumed
     trace_s_per_gib=0.0,
     trace_slowdown_pct=0.0,
@@ -218,6 +223,7 @@ HYPERV_2012 = Policy(
     max_rounds=10.0,               # at most 10 passes, then the VM is paused
     max_traffic_factor=INF,
     stop_if_growing_at_max_rate=False,
+    stop_if_rate_exceeds_max=False,
     remedy="force",
     sdps_shrink=0.0, sdps_target=0.0,
     ac_initial_pct=0.0, ac_increment_pct=0.0, ac_max_pct=0.0, ac_trigger_ratio=INF,
@@ -235,6 +241,7 @@ QEMU = Policy(
     name="qemu",
     description="QEMU/KVM 7.2: pending < measured bandwidth x downtime-limit; max-bandwidth cap",
     setup_s=0.001,                 # validation/: setup_time_ms 0-6, median 1
+    stop_s=0.0,                    # validation/: 1 MB stop-and-copies take 1-4 ms in all
     resume_s=0.001,                # validation/: downtime_ms of the bulk runs 0-4 ms
     trace_s_per_gib=0.0,           # dirty logging starts inside setup
     trace_slowdown_pct=0.0,
@@ -258,6 +265,7 @@ QEMU = Policy(
     max_rounds=INF,                # no round cap
     max_traffic_factor=INF,
     stop_if_growing_at_max_rate=False,
+    stop_if_rate_exceeds_max=False,
     remedy="none",                 # auto-converge off by default (input auto_converge=true)
     sdps_shrink=0.0, sdps_target=0.0,
     ac_initial_pct=20.0,           # cpu-throttle-initial
@@ -277,6 +285,7 @@ XEN = Policy(
     name="xen",
     description="Xen pre-copy as in Clark et al. 2005: 30 rounds, < 50 pages, 3x memory, 100-500 Mbit/s",
     setup_s=0.0,
+    stop_s=0.017,                  # Clark 2005: Quake 3 stop-and-copy of 148 KB took 20 ms
     resume_s=0.02,                 # Clark 2005: resume 9-40 ms
     trace_s_per_gib=0.0,           # shadow page tables enabled inside the first round
     trace_slowdown_pct=0.0,
@@ -287,7 +296,7 @@ XEN = Policy(
     transports=MappingProxyType({"tcp": Transport()}),
     default_transport="tcp",
     max_bandwidth_Bps=INF,
-    cap_lifted_in_switchover=False,
+    cap_lifted_in_switchover=True,  # Clark 2005: the final round at the maximum rate
     rate_window_s=0.0,
     check_interval_s=0.0,
     tcp_window_bytes=4 * 2.0**20,
@@ -300,6 +309,7 @@ XEN = Policy(
     max_rounds=29.0,               # 30 iterations: 29 pre-copy rounds + the stop-and-copy
     max_traffic_factor=3.0,        # 3 x memory sent
     stop_if_growing_at_max_rate=True,  # xc_linux_save: sent more than last round at max rate
+    stop_if_rate_exceeds_max=True,  # Clark 2005 §5.3: dirtying rate + 50 Mbit/s above the maximum
     remedy="force",
     sdps_shrink=0.0, sdps_target=0.0,
     ac_initial_pct=0.0, ac_increment_pct=0.0, ac_max_pct=0.0, ac_trigger_ratio=INF,

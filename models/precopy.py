@@ -37,7 +37,7 @@ NONE, SDPS, AUTO_CONVERGE, FORCE = 0, 1, 2, 3
 # status codes
 RUNNING, CONVERGED, FORCED, FAILED = 0, 1, 2, 3
 # reason codes (FORCED / FAILED)
-R_NONE, R_ROUNDS, R_TRAFFIC, R_GROWING, R_STALL, R_TIMEOUT, R_PASSES = range(7)
+R_NONE, R_ROUNDS, R_TRAFFIC, R_GROWING, R_STALL, R_TIMEOUT, R_PASSES, R_RATE = range(8)
 REASONS = {
     R_NONE: "",
     R_ROUNDS: "pass limit reached: switch-over forced with the pages still dirty",
@@ -46,6 +46,7 @@ REASONS = {
     R_STALL: "pre-copy does not converge: pages are dirtied as fast as they are sent",
     R_TIMEOUT: "cancelled: pre-copy still iterating at the timeout",
     R_PASSES: "pre-copy did not finish within the pass budget of the simulator",
+    R_RATE: "dirtying rate above the maximum transfer rate: switch-over forced",
 }
 MAX_SEGMENTS = 20000          # simulator budget of passes/syncs per migration
 STALL_TOLERANCE = 1e-4        # a sync that shrinks pending by less than this share is a stall
@@ -78,6 +79,7 @@ class Config:
     max_rounds: np.ndarray         # pass cap (inf: none)
     max_traffic: np.ndarray        # memory wire bytes cap (inf: none)
     growing_rule: np.ndarray       # bool: Xen stop when a max-rate pass grew
+    rate_rule: np.ndarray          # bool: Clark stop when the next pass's rate would exceed the max
     remedy: np.ndarray             # int: NONE | SDPS | AUTO_CONVERGE | FORCE
     sdps_shrink: np.ndarray
     sdps_target: np.ndarray
@@ -301,8 +303,10 @@ def finish(cfg: Config, st: State, pl: Plan, duration_s: np.ndarray) -> State:
     mark(cfg.growing_rule & (seg >= 2) & (pl.sent > st.last_sent) & (pl.rate_Bps >= cfg.rate_max_Bps),
          FORCED, R_GROWING)
     give_up = stalled & ((cfg.remedy == NONE) | ((cfg.remedy == AUTO_CONVERGE) & (theta >= cfg.ac_max)))
-    mark(stalled & (cfg.remedy == FORCE), FORCED, R_STALL)
+    uncapped = np.isinf(cfg.max_rounds) & np.isinf(cfg.max_traffic)  # caps force soon enough
+    mark(stalled & (cfg.remedy == FORCE) & uncapped, FORCED, R_STALL)
     mark(stalled & (cfg.remedy == SDPS) & (theta >= 0.99), FORCED, R_STALL)
+    mark(cfg.rate_rule & (dirty_Bps + cfg.rate_increment_Bps > cfg.rate_max_Bps), FORCED, R_RATE)
     mark(give_up, FAILED, R_STALL)
     mark(t >= cfg.timeout_s, FAILED, R_TIMEOUT)
     mark(seg >= MAX_SEGMENTS, FAILED, R_PASSES)

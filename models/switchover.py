@@ -2,7 +2,7 @@
 
 The source stops the guest, sends the pages still dirty and the serialized device state (CPU, NIC,
 disk adapters, SVGA: typically a few MB, can exceed 100 MB), and the destination resumes it. The
-downtime is ``final bytes / rate + device state / rate + resume``; QEMU sends this at the uncapped
+downtime is ``stop + final bytes / rate + device state / rate + resume``; QEMU sends this at the uncapped
 link rate (it lifts max-bandwidth), Xen at its maximum adapted rate. vSphere fails a migration whose
 switch-over would exceed ``maxSwitchoverSeconds`` (100 s): the VM keeps running on the source.
 The vNIC keeps its MAC and the destination announces it (RARP for vMotion, unsolicited ARP for
@@ -32,8 +32,8 @@ class Switchover:
 
 
 def switch_over(final_pages: np.ndarray, wire_page: np.ndarray, rate_Bps: np.ndarray,
-                mem_cap_pps: np.ndarray, device_bytes: np.ndarray, resume_s: np.ndarray,
-                extra_s: np.ndarray, max_switchover_s: np.ndarray) -> Switchover:
+                mem_cap_pps: np.ndarray, device_bytes: np.ndarray, stop_s: np.ndarray,
+                resume_s: np.ndarray, extra_s: np.ndarray, max_switchover_s: np.ndarray) -> Switchover:
     """Compute the stop-and-copy.
 
     Parameters
@@ -48,6 +48,8 @@ def switch_over(final_pages: np.ndarray, wire_page: np.ndarray, rate_Bps: np.nda
         Pages/s bound from compression CPU.
     device_bytes : ndarray
         Serialized device state, bytes.
+    stop_s : ndarray
+        Time to stop (suspend) the guest before the copy, s.
     resume_s : ndarray
         Time to resume on the destination, s.
     extra_s : ndarray
@@ -62,7 +64,7 @@ def switch_over(final_pages: np.ndarray, wire_page: np.ndarray, rate_Bps: np.nda
     final_bytes = final_pages * wire_page
     copy_s = np.maximum(final_bytes / rate_Bps, final_pages / mem_cap_pps)
     send_s = copy_s + device_bytes / rate_Bps
-    downtime = send_s + resume_s + extra_s
+    downtime = stop_s + send_s + resume_s + extra_s
     return Switchover(downtime, final_bytes, device_bytes.astype(float), send_s > max_switchover_s)
 
 

@@ -17,7 +17,7 @@ _PREFIX = {
     "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
     "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40,
 }
-_NUM = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+_NUM = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 _SIZE_RE = re.compile(rf"^\s*{_NUM}\s*([kKMGT]i?)?(B|bytes?)?\s*$")
 _RATE_RE = re.compile(rf"^\s*{_NUM}\s*([kKMGT]i?)?(B|bytes?|b|bit|bits)\s*/\s*s\s*$")
 _BPS_RE = re.compile(rf"^\s*{_NUM}\s*([kKMGT]i?)?(bps|Bps)\s*$")

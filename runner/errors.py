@@ -29,3 +29,11 @@ class SpecFileError(SpecError):
     def __init__(self, where: str, problem: str) -> None:
         MigsimError.__init__(self, f"{where}: {problem}")
         self.where, self.field, self.value, self.allowed = where, "", None, problem
+
+
+class UnknownKeyError(SpecError):
+    """A spec key that is neither a model input nor a spec key (a typo, usually)."""
+
+    def __init__(self, where: str, path: str, allowed: str, hint: str = "") -> None:
+        MigsimError.__init__(self, f"{where}: {path}: unknown field{hint}; allowed: {allowed}")
+        self.where, self.field, self.value, self.allowed = where, path, path.rsplit(".", 1)[-1], allowed

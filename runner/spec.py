@@ -51,7 +51,7 @@ from models import get_profile
 from models.errors import ParameterError, SpecError
 from models.fields import INPUT_BY_COLUMN, INPUT_BY_NAME, INPUTS, Field
 from models.policy import PROFILES, Policy
-from runner.errors import SpecFileError
+from runner.errors import SpecFileError, UnknownKeyError
 from runner.plan import Axis, Plan, RandomField, default_batch_size
 from runner.values import Const, FieldParser, Values
 
@@ -237,16 +237,16 @@ class _Builder:
     def _field(self, key: str, path: str) -> Field:
         if key in INPUT_BY_NAME:
             return INPUT_BY_NAME[key]
+        allowed = "a model input (" + ", ".join(f.name for f in INPUTS) + ")"
+        if "." not in path and "[" not in path:
+            allowed += " or a spec key (" + ", ".join(META_KEYS) + ", [grid], [zip], [[points]], " \
+                "[overrides])"
         if key in INPUT_BY_COLUMN:
-            hint = f"the canonical name {INPUT_BY_COLUMN[key].name!r} (units go in the value)"
+            hint = f" (specs use the input name {INPUT_BY_COLUMN[key].name!r}; units go in the value)"
         else:
             close = difflib.get_close_matches(key, list(INPUT_BY_NAME) + list(META_KEYS), n=1)
-            hint = (f"did you mean {close[0]!r}? " if close else "") + "a model input (" + \
-                ", ".join(f.name for f in INPUTS) + ")"
-            if "." not in path:
-                hint += " or a spec key (" + ", ".join(META_KEYS) + ", [grid], [zip], " \
-                        "[[points]], [overrides])"
-        raise self.err(path, key, hint)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownKeyError(self.where, path, allowed, hint)
 
     def _table(self, key: str) -> dict[str, Any]:
         value = self.doc.get(key, {})

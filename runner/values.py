@@ -203,7 +203,7 @@ class FieldParser:
         if count > MAX_AXIS:
             raise self.error(path, raw, f"at most {MAX_AXIS:,} values per range")
         vals = start + step * np.arange(count, dtype=np.float64)
-        vals = np.minimum(vals, stop)  # rounding: never beyond the stop
+        vals = _tidy(np.minimum(vals, stop))  # rounding: never beyond the stop
         self._check_array(f, vals, path)
         return vals
 
@@ -220,6 +220,7 @@ class FieldParser:
             vals = np.geomspace(lo, hi, num) if num > 1 else np.array([lo])
         else:
             vals = np.linspace(lo, hi, num)
+        vals = _tidy(vals)
         if num > 1:
             vals[0], vals[-1] = lo, hi
         self._check_array(f, vals, path)
@@ -287,6 +288,14 @@ class FieldParser:
                 f.check(float(x))
             except ParameterError as exc:
                 raise self.error(path, float(x), exc.allowed) from None
+
+
+def _tidy(vals: np.ndarray) -> np.ndarray:
+    """Round generated values to 12 significant digits, so that a log-spaced 16 GiB is exactly
+    17179869184 and a range step of 0.1 gives 0.3, not 0.30000000000000004 (long axes as is)."""
+    if len(vals) > 1_000_000:
+        return vals
+    return np.array([float(f"{x:.12g}") for x in vals.tolist()], dtype=np.float64)
 
 
 def _dtype(f: Field) -> np.dtype:

@@ -1,0 +1,159 @@
+"""Ray: connect (embedded or a cluster) and run batches as tasks with bounded concurrency.
+
+- No address and no ``RAY_ADDRESS``: an embedded local Ray is started and stopped here.
+- ``address`` or ``RAY_ADDRESS`` (set by ``ray job submit``): join that cluster; only disconnect.
+- Already connected (a notebook, a test session): use that connection and leave it open.
+
+Batches are dispatched as tasks of one CPU each, at most ``2 × cluster CPUs`` in flight, so the
+driver's memory does not grow with the sweep: each task writes its own part and returns a few
+counters. A task whose worker or node dies is retried by Ray (``max_retries``); since a part is
+committed atomically under a name derived from its batch, a retry can neither lose nor duplicate
+rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+from runner.errors import RayError
+from runner.plan import Plan
+from runner.rundir import Layout
+from runner.task import run_batch
+
+#: Environment every Ray process started by migsim gets unless the user set otherwise.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+#: Object store of the embedded Ray (bytes): only the plan and small counters go through it.
+EMBEDDED_OBJECT_STORE = 256 * 2**20
+#: Ray retries of a task whose worker died.
+MAX_RETRIES = 5
+
+
+def ray_env() -> None:
+    """Set :data:`RAY_ENV` in this process's environment where unset."""
+    for k, v in RAY_ENV.items():
+        os.environ.setdefault(k, v)
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[str]:
+    """Connect to Ray for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    address : str, optional
+        Cluster address (``host:port``, ``ray://host:port`` or ``auto``); default ``RAY_ADDRESS``.
+    num_cpus : int, optional
+        CPUs of an embedded Ray (default: all).
+
+    Yields
+    ------
+    str
+        ``"embedded"``, the address joined, or ``"connected"`` if Ray was already initialised.
+    """
+    ray_env()
+    import ray
+
+    if ray.is_initialized():
+        yield "connected"
+        return
+    addr = address or os.environ.get("RAY_ADDRESS") or None
+    common: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    try:
+        if addr:
+            ray.init(address=addr, **common)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False,
+                     object_store_memory=EMBEDDED_OBJECT_STORE, **common)
+    except Exception as exc:  # noqa: BLE001 - any start/connect failure is one line for the user
+        where = f"the Ray cluster at {addr}" if addr else "an embedded Ray"
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RayError(f"cannot connect to {where}: {msg}") from None
+    try:
+        yield addr or "embedded"
+    finally:
+        ray.shutdown()
+
+
+def cluster_cpus() -> int:
+    """CPUs of the connected cluster (at least 1)."""
+    import ray
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def dispatch(plan: Plan, layout: Layout, batches: Iterable[int], fingerprint: str,
+             model_version: str, on_result: Callable[[dict[str, Any]], None],
+             on_tick: Callable[[], None] | None = None, max_in_flight: int | None = None,
+             max_retries: int = MAX_RETRIES) -> None:
+    """Run batches as Ray tasks; call ``on_result`` with each batch's counters as it finishes.
+
+    Parameters
+    ----------
+    plan : Plan
+        The sweep (put in the object store once).
+    layout : Layout
+        The run directory.
+    batches : iterable of int
+        Batch indices to compute.
+    fingerprint, model_version : str
+        Recorded in each part.
+    on_result : callable
+        Called in the driver with the dict returned by :func:`runner.task.run_batch`.
+    on_tick : callable, optional
+        Called about twice a second while waiting (progress redraw).
+    max_in_flight : int, optional
+        Tasks submitted but not finished (default ``2 × cluster CPUs``).
+    max_retries : int
+        Retries of a task whose worker or node died.
+
+    Raises
+    ------
+    RayError
+        If a batch fails for good (its retries exhausted, or an error in the runner itself).
+    """
+    import ray
+    from ray import exceptions as rex
+
+    task = ray.remote(run_batch).options(num_cpus=1, max_retries=max_retries,
+                                         retry_exceptions=False, name="migsim-batch")
+    plan_ref = ray.put(plan)
+    cap = max_in_flight or max(2, 2 * cluster_cpus())
+    todo = iter(batches)
+    inflight: dict[Any, int] = {}
+    try:
+        while True:
+            while len(inflight) < cap:
+                b = next(todo, None)
+                if b is None:
+                    break
+                ref = task.remote(plan_ref, str(layout.root), layout.n_points, layout.batch_size, b,
+                                  fingerprint, model_version)
+                inflight[ref] = b
+            if not inflight:
+                break
+            done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+            if on_tick is not None:
+                on_tick()
+            for ref in done:
+                b = inflight.pop(ref)
+                try:
+                    stats = ray.get(ref)
+                except rex.RayTaskError as exc:
+                    cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                    raise RayError(f"batch {b} failed: {type(cause).__name__}: "
+                                   f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+                                   ) from None
+                except rex.RayError as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise RayError(f"batch {b} lost after {max_retries} retries: "
+                                   f"{type(exc).__name__}: {first}") from None
+                on_result(stats)
+    except BaseException:
+        for ref in inflight:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - best effort while unwinding
+                pass
+        raise

@@ -1,0 +1,204 @@
+"""Run a sweep end to end: spec → validated plan → run directory → Ray tasks → Parquet parts.
+
+Order matters for the user: the spec is parsed and every value checked first, then the output
+location is checked, then Ray is reached — and only then is anything written, so a bad spec, a
+taken output directory or an unreachable cluster leave no trace on disk. With ``resume`` the run
+directory's manifest must match the spec (fingerprint, model version, batch size); the parts already
+committed are kept and only the missing batches run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import models
+from models.fields import STATUSES
+from runner import rundir
+from runner.errors import RunDirError
+from runner.execute import dispatch, ray_session
+from runner.progress import Progress
+from runner.rundir import Layout
+from runner.schema import COLUMNS
+from runner.spec import Spec, load_spec
+
+#: Default parent of run directories (relative to the working directory).
+RESULTS = Path("results")
+
+
+@dataclass
+class SweepResult:
+    """What a sweep produced.
+
+    Attributes
+    ----------
+    root : Path
+        Run directory.
+    n_points : int
+        Points of the sweep (all parts).
+    counts : dict
+        Rows per status over the whole run (resumed parts included).
+    computed_points : int
+        Points computed by this invocation.
+    resumed_batches : int
+        Parts kept from an earlier invocation.
+    n_batches : int
+        Parts of the run.
+    wall_s : float
+        Wall time of this invocation, seconds.
+    nodes : set of str
+        Ray nodes that wrote parts in this invocation.
+    """
+
+    root: Path
+    n_points: int
+    n_batches: int
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
+    computed_points: int = 0
+    resumed_batches: int = 0
+    wall_s: float = 0.0
+    nodes: set[str] = field(default_factory=set)
+
+    @property
+    def failed(self) -> int:
+        """Rows with status ``failed``."""
+        return self.counts.get("failed", 0)
+
+
+def default_out(spec: Spec) -> Path:
+    """``results/<sweep-name>``."""
+    return RESULTS / spec.name
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("migsim")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def _manifest(spec: Spec, layout: Layout, fingerprint: str) -> dict[str, Any]:
+    return {
+        "kind": "migsim-sweep-run", "format": 1, "name": spec.name, "spec_source": spec.path,
+        "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
+        "migsim_version": _version(), "n_points": layout.n_points,
+        "batch_size": layout.batch_size, "n_batches": layout.n_batches,
+        "created": rundir.now(), "updated": rundir.now(), "status": "running",
+        "counts": {s: 0 for s in STATUSES}, "wall_s": None, "columns": list(COLUMNS),
+    }
+
+
+def _resume_layout(root: Path, spec: Spec, fingerprint: str, batch_size: int | None
+                   ) -> tuple[Layout, dict[str, Any]]:
+    man = rundir.read_manifest(root)
+    if man.get("fingerprint") != fingerprint:
+        raise RunDirError(f"{root}: was made from a different spec (or seed); rerun without "
+                          f"--resume and with --force to replace it, or choose another --out")
+    if man.get("model_version") != models.MODEL_VERSION:
+        raise RunDirError(f"{root}: was made with model version {man.get('model_version')}, this "
+                          f"is {models.MODEL_VERSION}; use --force to recompute it")
+    bs = int(man["batch_size"])
+    if batch_size is not None and batch_size != bs:
+        raise RunDirError(f"{root}: was made with --batch-size {bs}; resume with the same batch "
+                          f"size (or leave it out)")
+    return Layout(root, spec.n_points, bs), man
+
+
+def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
+              address: str | None = None, resume: bool = False, force: bool = False,
+              batch_size: int | None = None, progress: bool = True,
+              max_in_flight: int | None = None) -> SweepResult:
+    """Run a sweep and write its run directory.
+
+    Parameters
+    ----------
+    spec : Spec or path
+        The sweep spec (a path is loaded and validated).
+    out : path, optional
+        Run directory (default ``results/<sweep-name>``).
+    address : str, optional
+        Ray cluster to join (default: ``RAY_ADDRESS``, else an embedded Ray).
+    resume : bool
+        Keep the committed parts of an earlier run of the same spec; compute the rest.
+    force : bool
+        Replace an existing run in ``out``.
+    batch_size : int, optional
+        Points per batch (default: the spec's, else by sweep size).
+    progress : bool
+        Draw a progress bar on stderr.
+    max_in_flight : int, optional
+        Tasks in flight (default ``2 × cluster CPUs``).
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    SpecError, RunDirError, RayError
+        Before anything is written, for a bad spec, output location or cluster.
+    """
+    t0 = time.monotonic()
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec)
+    root = Path(out) if out is not None else default_out(spec)
+    fingerprint = spec.fingerprint()
+    existing: dict[int, dict[str, Any]] = {}
+    resuming = resume and rundir.is_run_dir(root)
+    if resuming:
+        layout, man = _resume_layout(root, spec, fingerprint, batch_size)
+    else:
+        layout = Layout(root, spec.n_points, spec.effective_batch_size(batch_size))
+        rundir.check_fresh(root, force)
+        man = _manifest(spec, layout, fingerprint)
+
+    result = SweepResult(root=root, n_points=spec.n_points, n_batches=layout.n_batches)
+    with ray_session(address) as where:
+        if resuming:
+            rundir.clean_temporaries(layout)
+            for b in range(layout.n_batches):
+                meta = rundir.part_is_valid(layout, b, fingerprint)
+                if meta is not None:
+                    existing[b] = meta
+            for meta in existing.values():
+                for s in STATUSES:
+                    result.counts[s] += int(meta.get("counts", {}).get(s, 0))
+            result.resumed_batches = len(existing)
+        else:
+            rundir.prepare_fresh(root, force)
+            rundir.create(root, spec.text, spec.resolved(), man)
+        man.update(status="running", updated=rundir.now(), ray=where)
+        rundir.write_json(root / rundir.MANIFEST, man)
+
+        done_points = sum(layout.bounds(b)[1] - layout.bounds(b)[0] for b in existing)
+        bar = Progress(spec.n_points, done_points, enabled=progress)
+        bar.draw(force=True)
+
+        def on_result(stats: dict[str, Any]) -> None:
+            for s in STATUSES:
+                result.counts[s] += int(stats.get(s, 0))
+            result.computed_points += int(stats["rows"])
+            result.nodes.add(str(stats.get("node_id")))
+            bar.advance(int(stats["rows"]))
+
+        missing = [b for b in range(layout.n_batches) if b not in existing]
+        try:
+            dispatch(spec.plan, layout, missing, fingerprint, models.MODEL_VERSION, on_result,
+                     on_tick=bar.draw, max_in_flight=max_in_flight)
+        except BaseException:
+            bar.close()
+            man.update(status="interrupted", updated=rundir.now(), counts=result.counts)
+            try:
+                rundir.write_json(root / rundir.MANIFEST, man)
+            except OSError:
+                pass
+            raise
+        bar.close()
+    result.wall_s = time.monotonic() - t0
+    man.update(status="complete", updated=rundir.now(), counts=result.counts,
+               wall_s=round(result.wall_s, 3))
+    rundir.write_json(root / rundir.MANIFEST, man)
+    return result
