@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from models.workload import union_pending, unique_dirtied
+from models.workload import sequential_second_overlap, union_pending, unique_dirtied
 
 # remedy codes
 NONE, SDPS, AUTO_CONVERGE, FORCE = 0, 1, 2, 3
@@ -117,6 +117,8 @@ class State:
     last_sent: np.ndarray          # pages sent by the previous pass
     last_dirty_Bps: np.ndarray     # dirty rate seen in the previous pass (Xen adaptation)
     stalls: np.ndarray             # consecutive syncs without progress
+    prev_remaining: np.ndarray     # pages still pending at the previous sync
+    prev_new: np.ndarray           # pages newly dirtied at the previous sync
     status: np.ndarray             # RUNNING | CONVERGED | FORCED | FAILED
     reason: np.ndarray             # reason code
 
@@ -145,7 +147,7 @@ def start(cfg: Config) -> State:
                  mem_bytes=z.copy(), theta=z.copy(), max_theta=z.copy(), ac_cnt=z.copy(),
                  ac_t=z.copy(), ac_dirty=z.copy(), ac_sent=z.copy(), last_sent=np.full(n, np.inf),
                  last_dirty_Bps=z.copy(), stalls=np.zeros(n, dtype=np.int64),
-                 status=np.zeros(n, dtype=np.int64), reason=np.zeros(n, dtype=np.int64))
+                 prev_remaining=z.copy(), prev_new=z.copy(), status=np.zeros(n, dtype=np.int64), reason=np.zeros(n, dtype=np.int64))
 
 
 def pass_rate(cfg: Config, st: State, link_Bps: np.ndarray | None = None) -> np.ndarray:
@@ -252,8 +254,15 @@ def finish(cfg: Config, st: State, pl: Plan, duration_s: np.ndarray) -> State:
     theta = st.theta
     d = cfg.dirty_pps * (1.0 - theta)
     new = unique_dirtied(d, cfg.wws, duration_s, cfg.sequential)
-    adjacent = cfg.sequential & (st.seg >= 2)
-    pending = union_pending(pl.remaining, new, cfg.wws, adjacent)
+    # sequential sweep: 1st mid-pass sync independent (in expectation over the sweep position),
+    # 2nd partly overlapping where the first arc wrapped, then the sender trails the guest
+    pending = union_pending(pl.remaining, new, cfg.wws, cfg.sequential & (st.seg >= 3))
+    second = cfg.sequential & (st.seg == 2) & (pl.remaining > 0)
+    if second.any():
+        i = np.flatnonzero(second)
+        ov = sequential_second_overlap(st.prev_remaining[i], st.prev_new[i], pl.remaining[i],
+                                       new[i], cfg.wws[i])
+        pending[i] = np.minimum(pl.remaining[i] + new[i] - ov, cfg.wws[i])
     seg = st.seg + 1
     t = st.t + duration_s
     mem = st.mem_bytes + pl.wire_bytes
@@ -314,7 +323,8 @@ def finish(cfg: Config, st: State, pl: Plan, duration_s: np.ndarray) -> State:
     return State(seg=seg, pending=pending, t=t, mem_bytes=mem, theta=theta,
                  max_theta=np.maximum(st.max_theta, theta), ac_cnt=cnt, ac_t=ac_t,
                  ac_dirty=ac_dirty, ac_sent=ac_sent, last_sent=pl.sent, last_dirty_Bps=dirty_Bps,
-                 stalls=stalls, status=status, reason=reason)
+                 stalls=stalls, prev_remaining=pl.remaining, prev_new=new, status=status,
+                 reason=reason)
 
 
 @dataclass(frozen=True)

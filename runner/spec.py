@@ -241,7 +241,9 @@ class _Builder:
         if "." not in path and "[" not in path:
             allowed += " or a spec key (" + ", ".join(META_KEYS) + ", [grid], [zip], [[points]], " \
                 "[overrides])"
-        if key in INPUT_BY_COLUMN:
+        if key in META_KEYS and path != key:
+            hint = f" ({key!r} is a spec key: in TOML it must come before the first [section])"
+        elif key in INPUT_BY_COLUMN:
             hint = f" (specs use the input name {INPUT_BY_COLUMN[key].name!r}; units go in the value)"
         else:
             close = difflib.get_close_matches(key, list(INPUT_BY_NAME) + list(META_KEYS), n=1)
