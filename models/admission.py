@@ -16,18 +16,23 @@ Microsoft documents the two settings, not how they combine); a storage migration
 slot on its host. The rest "queue in sequence".
 
 Both models run together (a limit left at ``inf`` never binds), plus an optional scenario-wide cap
-on concurrent migrations (a management layer's). Queues are FIFO per resource: a waiting migration
-never overtakes an earlier waiting one that needs any of the same resources (so big requests —
-a Storage vMotion costing 16 — are not starved by small ones), while migrations that share nothing
-with the blocked one proceed. The time each migration waits is recorded by the engine. A migration
-whose charge on some resource exceeds that resource's maximum could never start: it is refused up
-front (:func:`impossible`), never queued forever.
+on concurrent migrations (a management layer's: a ``cluster`` resource every migration charges 1).
 
-Resources are grouped into *ledgers* (one per host: its network, host, live and storage slots and
-the datastores it is home for), so that admission can be decided host by host — in-process or by
-one Ray actor per host — with the same result: the requests that are at the head of every queue
-they wait in are pairwise resource-disjoint, so each ledger can judge its share of a request on its
-own and a request starts when every ledger it touches says it fits (:func:`candidates`).
+The queue is FIFO *per resource*, scanned in request order whenever something is released or
+requested: a waiting migration is *eligible* when no earlier waiting migration holds any of its
+resources; an eligible migration whose charges all fit starts; an eligible one that does not fit
+*holds* every resource it does not fit on, and keeps holding them until it starts. So a migration
+never overtakes an earlier one on a resource that one is waiting for (a Storage vMotion costing 16
+is not starved by a stream of vMotions costing 1), while migrations that share nothing with a
+blocked one — or share only resources it fits on, like a datastore with room — proceed. The wait
+of each migration is recorded by the engine. A migration whose charge on some resource exceeds
+that resource's maximum could never start: it is refused up front (:func:`impossible`), never
+queued forever.
+
+:class:`Admission` makes the decisions (deterministic: tickets give the order, costs are summed in
+ticket order); :class:`Ledger` is the book of one host — its resources, their usage and its queue —
+that the engine keeps in-process or in that host's Ray actor, and that checks every charge against
+its limits.
 
 Left out: vCenter's provisioning costs (clone, deploy), per-VM "compute resource" limits, DRS
 priorities and the 2-per-host Storage vMotion *copy* parallelism inside one migration.
@@ -48,7 +53,8 @@ from models.policy import Limits
 LIVE, SHARED_NOTHING, STORAGE = "live", "shared-nothing", "storage"
 KINDS = (LIVE, SHARED_NOTHING, STORAGE)
 #: Resource kinds (a resource key is ``(kind, name)``).
-NETWORK, HOST, DATASTORE, LIVE_SLOTS, STORAGE_SLOTS = "network", "host", "datastore", "live", "storage"
+NETWORK, HOST, DATASTORE, LIVE_SLOTS, STORAGE_SLOTS, CLUSTER = (
+    "network", "host", "datastore", "live", "storage", "cluster")
 #: Slack on capacity comparisons (costs are small integers; limits may be any float).
 EPS = 1e-9
 
@@ -81,7 +87,8 @@ class Demand:
     costs: tuple[tuple[Key, float], ...]
 
 
-def resources(hosts: Sequence[HostLimits], limits: Limits) -> dict[Key, float]:
+def resources(hosts: Sequence[HostLimits], limits: Limits, max_concurrent: float = math.inf
+              ) -> dict[Key, float]:
     """Maximum cost of every resource of a cluster (finite ones only).
 
     Parameters
@@ -89,6 +96,8 @@ def resources(hosts: Sequence[HostLimits], limits: Limits) -> dict[Key, float]:
     hosts : sequence of HostLimits
     limits : Limits
         The profile's limits (after overrides).
+    max_concurrent : float
+        Scenario-wide cap on concurrent migrations (``inf``: none).
 
     Returns
     -------
@@ -109,6 +118,7 @@ def resources(hosts: Sequence[HostLimits], limits: Limits) -> dict[Key, float]:
         put((STORAGE_SLOTS, h.name), limits.max_storage_migrations)
         for ds in h.datastores:
             put((DATASTORE, ds), limits.datastore_cost)
+    put((CLUSTER, "*"), max_concurrent)
     return out
 
 
@@ -144,6 +154,7 @@ def demand(kind: str, source: str, destination: str, source_datastore: str | Non
             costs[key] = costs.get(key, 0.0) + float(cost)
 
     hosts = (source,) if source == destination else (source, destination)
+    charge((CLUSTER, "*"), 1.0)
     if kind in (LIVE, SHARED_NOTHING):
         for h in hosts:
             charge((NETWORK, h), limits.cost_vmotion_network)
@@ -175,144 +186,166 @@ def impossible(d: Demand, capacity: Mapping[Key, float]) -> str:
             kind, name = key
             what = {NETWORK: "network cost", HOST: "host cost", DATASTORE: "datastore cost",
                     LIVE_SLOTS: "simultaneous live migrations",
-                    STORAGE_SLOTS: "simultaneous storage migrations"}[kind]
-            return (f"admission: needs {cost:g} of the {what} of {kind} {name}, whose limit is "
+                    STORAGE_SLOTS: "simultaneous storage migrations",
+                    CLUSTER: "concurrent migrations"}[kind]
+            where = "the scenario" if kind == CLUSTER else f"{kind} {name}"
+            return (f"admission: needs {cost:g} of the {what} of {where}, whose limit is "
                     f"{cap:g}; it could never start")
     return ""
 
 
-class Ledger:
-    """FIFO admission state of a group of resources (one host's): maximum costs, usage, queues.
+
+
+class Admission:
+    """FIFO admission decisions over a set of resources (see the module docstring).
 
     Parameters
     ----------
     capacity : mapping
-        ``resource key -> maximum cost`` of the resources this ledger owns.
+        ``resource key -> maximum cost`` (:func:`resources`).
 
     Notes
     -----
-    A ledger sees only its own part of each request (the charges on its resources). Operations
-    arrive in a deterministic order from the engine; the ledger never decides on its own, it reports
-    its *heads* — requests at the front of every one of its queues they wait in — and whether each
-    fits its resources now. All state changes go through :meth:`apply`.
+    Requests are identified by *tickets*: integers given in request order (time, then plan order),
+    strictly increasing. :meth:`scan` is the whole decision rule; it is run after every batch of
+    :meth:`request` and :meth:`release` calls at one instant and returns the tickets that start.
     """
 
     def __init__(self, capacity: Mapping[Key, float]) -> None:
         self.capacity: dict[Key, float] = dict(capacity)
         self.used: dict[Key, float] = {k: 0.0 for k in self.capacity}
-        self.queues: dict[Key, list[int]] = {k: [] for k in self.capacity}
-        self._front: dict[Key, int] = {k: 0 for k in self.capacity}   # index of the queue head
-        self.costs: dict[int, tuple[tuple[Key, float], ...]] = {}     # ticket -> local charges
+        self.costs: dict[int, tuple[tuple[Key, float], ...]] = {}
+        self.keys: dict[int, frozenset[Key]] = {}
+        self.waiting: list[int] = []               # tickets, in order
+        self.holds: dict[int, set[Key]] = {}       # ticket -> resources it holds while waiting
         self.running: set[int] = set()
+        self._last = -1
+        self._dirty = False
 
-    # ------------------------------------------------------------------ operations
-    def enqueue(self, ticket: int, costs: Iterable[tuple[Key, float]]) -> None:
-        """Append a request (identified by its ticket: the engine's FIFO order) to its queues."""
-        local = tuple((k, c) for k, c in costs if k in self.capacity)
-        self.costs[ticket] = local
-        for k, _ in local:
-            self.queues[k].append(ticket)
-
-    def admit(self, ticket: int) -> None:
-        """Start a request: charge its costs and take it out of its queues (it must be a head)."""
-        for k, c in self.costs[ticket]:
-            q, f = self.queues[k], self._front[k]
-            if f >= len(q) or q[f] != ticket:
-                raise RuntimeError(f"ticket {ticket} is not at the head of queue {k}")
-            self._front[k] = f + 1
-            if self._front[k] > 64 and self._front[k] * 2 > len(q):   # compact consumed prefix
-                del q[:self._front[k]]
-                self._front[k] = 0
-            self.used[k] += c
-        self.running.add(ticket)
+    def request(self, ticket: int, d: Demand) -> None:
+        """Queue a request (``ticket`` larger than every earlier one; ``d`` must be possible)."""
+        if ticket <= self._last:
+            raise ValueError(f"ticket {ticket} after {self._last}: tickets must increase")
+        if impossible(d, self.capacity):
+            raise ValueError(impossible(d, self.capacity))
+        self._last = ticket
+        self.costs[ticket] = d.costs
+        self.keys[ticket] = frozenset(k for k, _ in d.costs)
+        self.waiting.append(ticket)
+        self.holds[ticket] = set()
+        self._dirty = True
 
     def release(self, ticket: int) -> None:
-        """A running request finished: give its charges back."""
-        if ticket not in self.running:
-            raise RuntimeError(f"ticket {ticket} is not running")
-        self.running.discard(ticket)
+        """A running migration ended: give its charges back."""
+        self.running.remove(ticket)
+        del self.keys[ticket]
         for k, c in self.costs.pop(ticket):
-            self.used[k] -= c
-            if abs(self.used[k]) < EPS:
-                self.used[k] = 0.0
+            u = self.used[k] - c
+            self.used[k] = 0.0 if abs(u) < EPS else u
+        self._dirty = True
 
-    def apply(self, ops: Sequence[tuple]) -> tuple[tuple[int, bool], ...]:
-        """Apply operations in order, then report :meth:`heads`.
-
-        Parameters
-        ----------
-        ops : sequence of tuple
-            ``("enqueue", ticket, costs)``, ``("admit", ticket)`` or ``("release", ticket)``.
-        """
-        for op in ops:
-            if op[0] == "enqueue":
-                self.enqueue(op[1], op[2])
-            elif op[0] == "admit":
-                self.admit(op[1])
-            elif op[0] == "release":
-                self.release(op[1])
-            else:
-                raise ValueError(f"ledger operation {op[0]!r}")
-        return self.heads()
-
-    # ------------------------------------------------------------------ queries
-    def fits(self, ticket: int) -> bool:
-        """True when every local charge of the request fits the free capacity now."""
-        return all(self.used[k] + c <= self.capacity[k] + EPS for k, c in self.costs[ticket])
-
-    def heads(self) -> tuple[tuple[int, bool], ...]:
-        """Requests at the front of every local queue they wait in, with whether they fit here.
+    def scan(self) -> list[int]:
+        """Start every waiting request the FIFO rule lets start now.
 
         Returns
         -------
-        tuple of (ticket, fits)
-            In ticket order.
+        list of int
+            Tickets that start, in order (their charges are now counted as used).
         """
-        fronts: dict[int, int] = {}
-        for k, q in self.queues.items():
-            f = self._front[k]
-            if f < len(q):
-                t = q[f]
-                fronts[t] = fronts.get(t, 0) + 1
-        out = []
-        for t in sorted(fronts):
-            if fronts[t] == len(self.costs[t]):
-                out.append((t, self.fits(t)))
-        return tuple(out)
+        if not self._dirty:
+            return []
+        self._dirty = False
+        held: set[Key] = set()
+        started: list[int] = []
+        keep: list[int] = []
+        used, cap, keys = self.used, self.capacity, self.keys
+        for t in self.waiting:
+            mine = self.holds[t]
+            if held and not held.isdisjoint(keys[t]):
+                if mine:
+                    held |= mine
+                keep.append(t)
+                continue
+            costs = self.costs[t]
+            short = [k for k, c in costs if used[k] + c > cap[k] + EPS]
+            if short:
+                mine.update(short)
+                held |= mine
+                keep.append(t)
+                continue
+            for k, c in costs:
+                used[k] += c
+            del self.holds[t]
+            self.running.add(t)
+            started.append(t)
+        self.waiting = keep
+        return started
 
-    def waiting(self) -> int:
-        """Requests queued here."""
-        return len(self.costs) - len(self.running)
+    def queued(self) -> int:
+        """Requests waiting."""
+        return len(self.waiting)
 
 
-def candidates(waiting: Iterable[int], ledgers_of: Mapping[int, Sequence[int]],
-               heads: Mapping[int, Mapping[int, bool]]) -> list[int]:
-    """Waiting requests that may start now: at the head of all their queues and fitting everywhere.
+class Ledger:
+    """The admission book of one host: its resources, their usage, its queue, its peaks.
+
+    The engine applies every request, start and release that touches this host's resources, in
+    order; the ledger checks that no charge ever exceeds a limit (an engine bug would raise here,
+    in the process or the Ray actor that keeps the book) and keeps statistics.
 
     Parameters
     ----------
-    waiting : iterable of int
-        Tickets of the waiting requests to consider.
-    ledgers_of : mapping
-        Ticket -> ledgers the request has charges in (empty: no finite resource, always fits).
-    heads : mapping
-        Ledger -> its current heads (``ticket -> fits``), as reported by :meth:`Ledger.heads`.
-
-    Returns
-    -------
-    list of int
-        Tickets in FIFO order. They are pairwise resource-disjoint (each is the head of every queue
-        it waits in), so admitting all of them at once keeps every limit.
+    capacity : mapping
+        ``resource key -> maximum cost`` of the resources this ledger owns.
     """
-    out = []
-    for t in waiting:
-        ok = True
-        for led in ledgers_of[t]:
-            h = heads.get(led)
-            if h is None or not h.get(t, False):
-                ok = False
-                break
-        if ok:
-            out.append(t)
-    out.sort()
-    return out
+
+    def __init__(self, capacity: Mapping[Key, float]) -> None:
+        self.capacity: dict[Key, float] = dict(capacity)
+        self.used: dict[Key, float] = {k: 0.0 for k in self.capacity}
+        self.peak: dict[Key, float] = {k: 0.0 for k in self.capacity}
+        self.costs: dict[int, tuple[tuple[Key, float], ...]] = {}
+        self.queued: set[int] = set()
+        self.max_queued = 0
+
+    def apply(self, ops: Sequence[tuple]) -> int:
+        """Apply ``("request", ticket, costs)``, ``("start", ticket)``, ``("release", ticket)``.
+
+        Returns
+        -------
+        int
+            Requests queued here after the operations.
+
+        Raises
+        ------
+        RuntimeError
+            If a start would exceed a limit or an operation is out of order.
+        """
+        for op in ops:
+            kind, t = op[0], op[1]
+            if kind == "request":
+                self.costs[t] = tuple((k, c) for k, c in op[2] if k in self.capacity)
+                self.queued.add(t)
+            elif kind == "start":
+                if t not in self.queued:
+                    raise RuntimeError(f"ledger: start of ticket {t}, which is not queued")
+                self.queued.discard(t)
+                for k, c in self.costs[t]:
+                    u = self.used[k] + c
+                    if u > self.capacity[k] + EPS:
+                        raise RuntimeError(f"ledger: starting ticket {t} puts {k} at {u:g}, above "
+                                           f"its limit {self.capacity[k]:g}")
+                    self.used[k] = u
+                    self.peak[k] = max(self.peak[k], u)
+            elif kind == "release":
+                for k, c in self.costs.pop(t):
+                    u = self.used[k] - c
+                    self.used[k] = 0.0 if abs(u) < EPS else u
+            else:
+                raise ValueError(f"ledger operation {kind!r}")
+        self.max_queued = max(self.max_queued, len(self.queued))
+        return len(self.queued)
+
+    def stats(self) -> dict[str, object]:
+        """Peak usage per resource and the longest queue seen."""
+        return {"peak": {f"{k[0]}:{k[1]}": v for k, v in sorted(self.peak.items())},
+                "max_queued": self.max_queued}

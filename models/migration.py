@@ -27,21 +27,42 @@ from models.policy import PROFILES, REMEDIES, Policy, get_profile
 from models.switchover import connections_preserved, switch_over
 
 GIB = 2.0**30
+CHUNK = 1 << 15   # points per vectorised block inside simulate()
+
+
+def _length(columns: Mapping[str, Any]) -> int:
+    n = 1
+    for v in columns.values():
+        if np.ndim(v) == 1:
+            n = max(n, len(v))
+    return n
 
 
 def _as_array(value: Any, n: int, dtype: Any) -> np.ndarray:
-    a = np.asarray(value)
-    if a.ndim == 0:
-        a = np.full(n, a.item() if dtype != np.dtype(object) else value, dtype=dtype)
-    return a.astype(dtype, copy=False) if dtype != np.dtype(object) else a
+    """A length-n array of ``dtype``; scalars become read-only broadcast views (no copy)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return value if dtype == np.dtype(object) else value.astype(dtype, copy=False)
+    if dtype == np.dtype(object):
+        a = np.asarray(value, dtype=object) if not isinstance(value, str) else None
+        if a is not None and a.ndim == 1:
+            return a
+        scalar = np.empty((), dtype=object)
+        scalar[()] = value if a is None else a.item()
+        return np.broadcast_to(scalar, (n,))
+    a = np.asarray(value, dtype=dtype)
+    return np.broadcast_to(a, (n,)) if a.ndim == 0 else a
 
 
 def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """Index of each string in ``names`` (-1 when absent), vectorised."""
-    u = values.astype("U32") if values.dtype == object else values
-    out = np.full(values.shape[0], -1, dtype=np.int64)
+    """Index of each string in ``names`` (-1 when absent)."""
+    n = values.shape[0]
+    lut = {name: i for i, name in enumerate(names)}
+    if n and values.strides == (0,):
+        return np.full(n, lut.get(values[0], -1) if isinstance(values[0], str) else -1,
+                       dtype=np.int64)
+    out = np.full(n, -1, dtype=np.int64)
     for i, name in enumerate(names):
-        out[u == name] = i
+        out[values == name] = i
     return out
 
 
@@ -87,7 +108,7 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
         if f.column in columns:
             out[f.column] = _as_array(columns[f.column], n, f.dtype)
         elif f.default is None:
-            out[f.column] = np.full(n, np.nan)
+            out[f.column] = np.broadcast_to(np.float64(np.nan), (n,))
         else:
             out[f.column] = _as_array(f.default, n, f.dtype)
     return Inputs(out, n)
@@ -169,6 +190,12 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         Only for malformed arguments (unknown columns, mismatched lengths, bad overrides); bad
         values become ``rejected`` rows.
     """
+    n = _length(columns)
+    if n > CHUNK and not detail:
+        # cache-sized chunks: the same results, without gigabytes of temporaries
+        parts = [simulate({k: (v[s:s + CHUNK] if np.ndim(v) else v) for k, v in columns.items()},
+                          overrides) for s in range(0, n, CHUNK)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in OUTPUTS}
     prep = prepare(columns, overrides)
     st, details = precopy.run(prep.cfg, detail=detail)
     out = assemble(prep, st)
@@ -350,7 +377,8 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     remedy = np.where((remedy == precopy.SDPS) & ~c["sdps"].astype(bool), precopy.FORCE, remedy)
     pct = 1e-2
     idx = np.flatnonzero(moves_memory)
-    cfg = precopy.Config(
+    cfg = precopy.Config.build(
+        len(idx),
         pages_nonzero=pages_nonzero[idx], pages_zero=pages_zero[idx],
         wws=(wws_b / ps)[idx], page_bytes=ps[idx], wire_page=wire_page[idx],
         wire_zero=g("zero_page_bytes")[idx],

@@ -20,17 +20,21 @@ Not modelled: post-copy, xbzrle/multifd, page-size changes mid-run, CPU contenti
 sender and the guest. Sources: REFERENCES.md; QEMU 7.2 migration/ram.c and migration.c;
 Clark et al. 2005; Xen xc_linux_save (stop when a round at maximum rate sent more than the last).
 
-The step functions (:func:`start`, :func:`plan`, :func:`finish`) are pure and vectorised: the
-batch driver :func:`run` and the scenario engine (which changes the rate between passes) share them.
+The physics of one pass lives in scalar kernels compiled with numba (``_plan_row``,
+``_finish_row``): the batch driver :func:`run` loops them over points, and the array step functions
+(:func:`start`, :func:`plan`, :func:`finish`) that the scenario engine uses (its rates change between
+passes) apply the same kernels to every row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import math
+from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 
-from models.workload import sequential_second_overlap, union_pending, unique_dirtied
+from models.workload import sequential_second_overlap, union_pending_one, unique_dirtied_one
 
 # remedy codes
 NONE, SDPS, AUTO_CONVERGE, FORCE = 0, 1, 2, 3
@@ -48,7 +52,7 @@ REASONS = {
     R_PASSES: "pre-copy did not finish within the pass budget of the simulator",
     R_RATE: "dirtying rate above the maximum transfer rate: switch-over forced",
 }
-MAX_SEGMENTS = 20000          # simulator budget of passes/syncs per migration
+MAX_SEGMENTS = 100000         # simulator budget of passes/syncs per migration
 STALL_TOLERANCE = 1e-4        # a sync that shrinks pending by less than this share is a stall
 STALLS_TO_GIVE_UP = 3         # consecutive stalls before a remedy/failure applies
 
@@ -97,7 +101,31 @@ class Config:
 
     def take(self, idx: np.ndarray) -> "Config":
         """Rows ``idx`` of every array."""
-        return Config(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return Config.from_packed(self.packed()[idx])
+
+    def packed(self) -> np.ndarray:
+        """All fields as one float array of shape (n, fields), in declaration order."""
+        p = self.__dict__.get("_packed")
+        if p is None:
+            p = np.stack([np.asarray(getattr(self, f.name), dtype=np.float64)
+                          for f in fields(self)], axis=1)
+            object.__setattr__(self, "_packed", p)
+        return p
+
+    @staticmethod
+    def from_packed(p: np.ndarray) -> "Config":
+        """A Config whose fields are the columns of ``p`` (shape (n, fields); no copies)."""
+        cfg = Config(**{f.name: p[:, j] for j, f in enumerate(fields(Config))})
+        object.__setattr__(cfg, "_packed", p)
+        return cfg
+
+    @staticmethod
+    def build(n: int, **arrays: object) -> "Config":
+        """Allocate the packed array once and fill it from arrays or scalars (one per field)."""
+        rows = np.empty((len(fields(Config)), n))
+        for j, f in enumerate(fields(Config)):
+            rows[j] = arrays[f.name]
+        return Config.from_packed(np.ascontiguousarray(rows.T))
 
 
 @dataclass(frozen=True)
@@ -126,6 +154,28 @@ class State:
         """Rows ``idx`` of every array."""
         return State(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
+    def packed(self) -> np.ndarray:
+        """All fields as one float array of shape (n, fields), in declaration order."""
+        return np.stack([np.asarray(getattr(self, f.name), dtype=np.float64) for f in fields(self)],
+                        axis=1)
+
+    @staticmethod
+    def unpack(S: np.ndarray) -> "State":
+        """Inverse of :meth:`packed`."""
+        ints = {"seg", "stalls", "status", "reason"}
+        return State(**{f.name: (S[:, j].astype(np.int64) if f.name in ints else S[:, j])
+                        for j, f in enumerate(fields(State))})
+
+
+# Row indices of the packed arrays, for the kernels (numba reads them as constants).
+for _j, _f in enumerate(fields(Config)):
+    globals()["C_" + _f.name.upper()] = _j
+for _j, _f in enumerate(fields(State)):
+    globals()["S_" + _f.name.upper()] = _j
+del _j, _f
+N_PLAN = 6   # rate, pps, sent, remaining, wire bytes, extra s
+P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA = range(N_PLAN)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -138,66 +188,367 @@ class Plan:
     wire_bytes: np.ndarray         # wire bytes of the pass
     extra_s: np.ndarray            # CPU time that does not use the link (zero-page scan)
 
+    def packed(self) -> np.ndarray:
+        return np.stack([self.rate_Bps, self.send_pps, self.sent, self.remaining, self.wire_bytes,
+                         self.extra_s], axis=1).astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- scalar kernels
+
+@njit(cache=True)
+def _pass_rate(C, S, i, link):
+    """Wire rate of the next pass: the link's, or Xen's adapted rate below it."""
+    r = C[i, C_RATE_BPS] if link < 0.0 else link
+    if C[i, C_ADAPTIVE] == 0.0:
+        return r
+    if S[i, S_SEG] == 0.0:
+        x = C[i, C_RATE_INITIAL_BPS]
+    else:
+        x = min(S[i, S_LAST_DIRTY_BPS] + C[i, C_RATE_INCREMENT_BPS], C[i, C_RATE_MAX_BPS])
+    return min(x, r)
+
+
+@njit(cache=True)
+def _send_pps(C, i, rate):
+    """Pages per second a wire rate carries (bounded by compression CPU)."""
+    return min(rate / C[i, C_WIRE_PAGE], C[i, C_MEM_CAP_PPS])
+
+
+@njit(cache=True)
+def _threshold(C, i, pps):
+    """Pending pages at or below which pre-copy stops: pages/s × limit, or min_pages."""
+    return max(pps * C[i, C_LIMIT_S], C[i, C_MIN_PAGES])
+
+
+@njit(cache=True)
+def _check_interval(C, i, rate):
+    """Seconds between mid-pass stop-rule checks (0: only at pass ends).
+
+    Rate-limited QEMU checks once per limiter window (after waiting for it); link-bound QEMU
+    every ``check_s`` (ram_save_iterate returns after 50 ms).
+    """
+    if C[i, C_WINDOW_S] > 0.0 and rate < C[i, C_BURST_BPS]:
+        return C[i, C_WINDOW_S]
+    return C[i, C_CHECK_S]
+
+
+@njit(cache=True)
+def _skip_fraction(x, sequential):
+    """Expected share of WWS pages dirtied before their send in a pass (x = writes/WWS in it)."""
+    x = max(x, 1e-12)
+    if sequential != 0.0:
+        return x / 2.0 if x <= 1.0 else 1.0 - 1.0 / (2.0 * x)
+    return 1.0 - (-math.expm1(-x)) / x
+
+
+@njit(cache=True)
+def _plan_row(C, S, i, link, out):
+    rate = _pass_rate(C, S, i, link)
+    pps = _send_pps(C, i, rate)
+    first = S[i, S_SEG] == 0.0
+    P = S[i, S_PENDING]
+    extra = C[i, C_SCAN_S] if first else 0.0
+    sent = P
+    # mid-pass checks (QEMU): send until fewer than the threshold remain at a check
+    h = _check_interval(C, i, rate)
+    if h > 0.0 and not first:
+        per_check = pps * h
+        k = math.floor(max(P - _threshold(C, i, pps), 0.0) / per_check) + 1.0
+        sent = min(P, k * per_check)
+    remaining = P - sent
+    # Xen: pages dirtied within the pass before their turn wait for the next pass
+    if C[i, C_SKIP] != 0.0:
+        remaining = 0.0
+        d = C[i, C_DIRTY_PPS] * (1.0 - S[i, S_THETA])
+        w = C[i, C_WWS]
+        if d > 0.0 and w > 0.0:
+            share = w if first else min(P, w)
+            tau = P / pps + extra
+            for _ in range(2):
+                skipped = share * _skip_fraction(d * tau / w, C[i, C_SEQUENTIAL])
+                sent = max(P - skipped, 0.0)
+                tau = sent / pps + extra
+    wire = sent * C[i, C_WIRE_PAGE]
+    if first:
+        wire += C[i, C_PAGES_ZERO] * C[i, C_WIRE_ZERO]
+    out[P_RATE] = rate
+    out[P_PPS] = pps
+    out[P_SENT] = sent
+    out[P_REMAINING] = remaining
+    out[P_WIRE] = wire
+    out[P_EXTRA] = extra
+
+
+@njit(cache=True)
+def _wire_time(C, i, x0, nbytes, rate):
+    """Seconds to put nbytes on the wire after x0 bytes at ``rate``.
+
+    With a rate-limiter window (QEMU) each window bursts at the link rate until its budget
+    ``rate × window`` is spent and then waits for the window to end.
+    """
+    win = C[i, C_WINDOW_S]
+    burst = C[i, C_BURST_BPS]
+    if win > 0.0 and rate < burst:
+        budget = rate * win
+        k0 = math.floor(x0 / budget)
+        k1 = math.floor((x0 + nbytes) / budget)
+        return (k1 - k0) * win + ((x0 + nbytes - k1 * budget) - (x0 - k0 * budget)) / burst
+    return nbytes / rate
+
+
+@njit(cache=True)
+def _duration_row(C, S, i, pl):
+    dur = _wire_time(C, i, S[i, S_MEM_BYTES], pl[P_WIRE], pl[P_RATE]) + pl[P_EXTRA]
+    return max(dur, pl[P_SENT] / C[i, C_MEM_CAP_PPS])
+
+
+@njit(cache=True)
+def _finish_row(C, S, i, pl, duration):
+    """Apply a finished pass to row i of S in place: sync, stop rules, remedies."""
+    seq = C[i, C_SEQUENTIAL]
+    W = C[i, C_WWS]
+    theta = S[i, S_THETA]
+    d = C[i, C_DIRTY_PPS] * (1.0 - theta)
+    seg0 = S[i, S_SEG]
+    P0 = S[i, S_PENDING]
+    R = pl[P_REMAINING]
+    new = unique_dirtied_one(d, W, duration, seq)
+    # sequential sweep: 1st mid-pass sync independent (in expectation over the sweep position),
+    # 2nd partly overlapping where the first arc wrapped, then the sender trails the guest
+    if seq != 0.0 and seg0 == 2.0 and R > 0.0:
+        ov = sequential_second_overlap(S[i, S_PREV_REMAINING], S[i, S_PREV_NEW], R, new, W, 8)
+        pending = min(R + new - ov, W)
+    else:
+        pending = union_pending_one(R, new, W, 1.0 if (seq != 0.0 and seg0 >= 3.0) else 0.0)
+    seg = seg0 + 1.0
+    t = S[i, S_T] + duration
+    mem = S[i, S_MEM_BYTES] + pl[P_WIRE]
+    dirty_Bps = new * C[i, C_PAGE_BYTES] / max(duration, 1e-300)
+    remedy = C[i, C_REMEDY]
+
+    # QEMU auto-converge bookkeeping (trigger checked once per period of syncs >= 1 s)
+    cnt = S[i, S_AC_CNT]
+    ac_t = S[i, S_AC_T]
+    ac_dirty = S[i, S_AC_DIRTY]
+    ac_sent = S[i, S_AC_SENT]
+    if remedy == AUTO_CONVERGE:
+        ac_t += duration
+        ac_dirty += max(pending - R, 0.0)
+        ac_sent += pl[P_WIRE]
+        if ac_t >= C[i, C_AC_PERIOD_S]:
+            if ac_dirty * C[i, C_PAGE_BYTES] > C[i, C_AC_RATIO] * ac_sent:
+                cnt += 1.0
+                if cnt >= 2.0:
+                    cnt = 0.0
+                    theta = min(theta + C[i, C_AC_INCREMENT], C[i, C_AC_MAX]) if theta > 0.0 \
+                        else C[i, C_AC_INITIAL]
+            ac_t = 0.0
+            ac_dirty = 0.0
+            ac_sent = 0.0
+
+    # the stop rule is evaluated at the next pass's rate
+    S[i, S_SEG] = seg
+    S[i, S_LAST_DIRTY_BPS] = dirty_Bps
+    nxt_rate = _pass_rate(C, S, i, pl[P_RATE] if C[i, C_ADAPTIVE] == 0.0 else -1.0)
+    nxt_pps = _send_pps(C, i, nxt_rate)
+    th = _threshold(C, i, nxt_pps)
+
+    # Random writes with mid-pass syncs: within the k-th band of pending pages a pass maps P to
+    # R + N_k(1 − R/W), R = P − k·s·h, so f(P) − P is largest at the band's bottom, and
+    # g_k = N(k·h)(1 − (th − s·h)/W) − k·s·h is concave in k with g_0 = 0. Pre-copy therefore
+    # reaches the threshold iff g_1 < 0; otherwise it approaches a fixed point forever.
+    h = _check_interval(C, i, nxt_rate)
+    s_h = nxt_pps * h
+    hopeless = False
+    if seq == 0.0 and seg >= 2.0 and h > 0.0 and th > s_h and W > 0.0:
+        g1 = unique_dirtied_one(d, W, h, seq) * (1.0 - (th - s_h) / W) - s_h
+        hopeless = g1 >= 0.0
+    progress = pending < P0 * (1.0 - STALL_TOLERANCE) and not hopeless
+    stalls = S[i, S_STALLS]
+    if progress or seg < 2.0:
+        stalls = 0.0
+    else:
+        stalls += STALLS_TO_GIVE_UP if hopeless else 1.0
+    stalled = stalls >= STALLS_TO_GIVE_UP
+
+    # vSphere SDPS: throttle the vCPUs just enough when a pass does not shrink the dirty set
+    if remedy == SDPS and seg >= 2.0 and pending > C[i, C_SDPS_SHRINK] * P0 and d > 0.0:
+        need = 1.0 - C[i, C_SDPS_TARGET] * pl[P_PPS] / C[i, C_DIRTY_PPS]
+        theta = max(theta, min(max(need, 0.0), 0.99))
+
+    status = RUNNING
+    reason = R_NONE
+    uncapped = math.isinf(C[i, C_MAX_ROUNDS]) and math.isinf(C[i, C_MAX_TRAFFIC])
+    if pending <= th:
+        status = CONVERGED
+    elif seg >= C[i, C_MAX_ROUNDS]:
+        status, reason = FORCED, R_ROUNDS
+    elif mem >= C[i, C_MAX_TRAFFIC]:
+        status, reason = FORCED, R_TRAFFIC
+    elif (C[i, C_GROWING_RULE] != 0.0 and seg >= 2.0 and pl[P_SENT] > S[i, S_LAST_SENT]
+          and pl[P_RATE] >= C[i, C_RATE_MAX_BPS]):
+        status, reason = FORCED, R_GROWING
+    elif stalled and remedy == FORCE and uncapped:
+        status, reason = FORCED, R_STALL
+    elif stalled and remedy == SDPS and theta >= 0.99:
+        status, reason = FORCED, R_STALL
+    elif C[i, C_RATE_RULE] != 0.0 and dirty_Bps + C[i, C_RATE_INCREMENT_BPS] > C[i, C_RATE_MAX_BPS]:
+        status, reason = FORCED, R_RATE
+    elif stalled and (remedy == NONE or (remedy == AUTO_CONVERGE and theta >= C[i, C_AC_MAX])):
+        status, reason = FAILED, R_STALL
+    elif t >= C[i, C_TIMEOUT_S]:
+        status, reason = FAILED, R_TIMEOUT
+    elif seg >= MAX_SEGMENTS:
+        status, reason = FAILED, R_PASSES
+
+    S[i, S_PENDING] = pending
+    S[i, S_T] = t
+    S[i, S_MEM_BYTES] = mem
+    S[i, S_THETA] = theta
+    S[i, S_MAX_THETA] = max(S[i, S_MAX_THETA], theta)
+    S[i, S_AC_CNT] = cnt
+    S[i, S_AC_T] = ac_t
+    S[i, S_AC_DIRTY] = ac_dirty
+    S[i, S_AC_SENT] = ac_sent
+    S[i, S_LAST_SENT] = pl[P_SENT]
+    S[i, S_STALLS] = stalls
+    S[i, S_PREV_REMAINING] = R
+    S[i, S_PREV_NEW] = new
+    S[i, S_STATUS] = status
+    S[i, S_REASON] = reason
+
+
+@njit(cache=True)
+def _fast_forward_row(C, S, i):
+    """Apply at once the passes of a mid-pass-sync (QEMU) pre-copy that repeat the same shape.
+
+    From the third sync on, with a constant rate and throttle, a pass that ends after ``k`` checks
+    maps the pending pages affinely: random writes ``P' = a·P + b`` with ``a = 1 − N/W``; a
+    sequential sweep with the sender trailing the guest ``P' = P + b`` (``a = 1``), where
+    ``N = U(k·h)`` and ``b = N − k·s·h·a``. While ``k`` stays the same the passes are applied in
+    closed form (the arithmetic of iterating them). While many bands are crossed per pass, a
+    sequential chase shrinks ``u = (P − th)/(s·h)`` geometrically, ``u + ½ → (u + ½)(d/s)`` per
+    pass in expectation over the band phase, and is advanced in closed form down to 64 bands.
+    """
+    if S[i, S_STATUS] != RUNNING or S[i, S_SEG] < 3.0:
+        return
+    if C[i, C_REMEDY] == AUTO_CONVERGE or C[i, C_ADAPTIVE] != 0.0 or C[i, C_SKIP] != 0.0:
+        return
+    rate = C[i, C_RATE_BPS]
+    pps = _send_pps(C, i, rate)
+    h = _check_interval(C, i, rate)
+    th = _threshold(C, i, pps)
+    d = C[i, C_DIRTY_PPS] * (1.0 - S[i, S_THETA])
+    seq = C[i, C_SEQUENTIAL]
+    W = C[i, C_WWS]
+    if h <= 0.0 or th <= pps * h or d <= 0.0 or W <= 0.0 or (seq != 0.0 and d >= pps):
+        return
+    per = pps * h
+    P = S[i, S_PENDING]
+    room_t = C[i, C_TIMEOUT_S] - S[i, S_T]
+    cap = min(C[i, C_MAX_ROUNDS], MAX_SEGMENTS) - S[i, S_SEG] - 1.0
+    u = (P - th) / per
+    if seq != 0.0 and u > 128.0:
+        lam = d / pps
+        # passes until u falls to 64 bands: (u + 1/2) lam^m = 64.5
+        m = math.floor(math.log(64.5 / (u + 0.5)) / math.log(lam))
+        m = min(m, cap)
+        # time and pages of those passes: sum of (u_j + 1/2) bands of per pages each
+        geo = (u + 0.5) * (1.0 - lam ** m) / (1.0 - lam)
+        if m >= 1.0 and geo * h < room_t:
+            u_new = (u + 0.5) * lam ** m - 0.5
+            S[i, S_SEG] += m
+            S[i, S_PENDING] = th + u_new * per
+            S[i, S_T] += geo * h
+            S[i, S_MEM_BYTES] += geo * per * C[i, C_WIRE_PAGE]
+            S[i, S_LAST_SENT] = (u_new + 1.0) * per
+            S[i, S_STALLS] = 0.0
+        return
+    k = math.floor(max(P - th, 0.0) / per) + 1.0
+    lo = th + (k - 1.0) * per
+    hi = th + k * per
+    N = unique_dirtied_one(d, W, k * h, seq)
+    a = 1.0 if seq != 0.0 else 1.0 - N / W
+    b = N - k * per * a
+    if a < 1.0:
+        fixed = b / (1.0 - a)
+        if P > fixed:
+            if fixed >= lo:
+                return          # approaches a fixed point inside the band: finish() stalls it
+            m = math.floor(math.log((lo - fixed) / (P - fixed)) / math.log(a))
+        else:
+            if fixed < hi:
+                return
+            m = math.floor(math.log((fixed - hi) / (fixed - P)) / math.log(a))
+    else:
+        if b >= 0.0:
+            return
+        m = math.floor((P - lo) / -b)
+    seg_time = k * h
+    m = min(m - 1.0, math.floor(room_t / seg_time) - 1.0, cap)
+    if not (m >= 1.0):
+        return
+    if a < 1.0:
+        am = a ** m
+        P_new = am * P + b * (1.0 - am) / (1.0 - a)
+    else:
+        P_new = P + m * b
+    S[i, S_SEG] += m
+    S[i, S_PENDING] = P_new
+    S[i, S_T] += m * seg_time
+    S[i, S_MEM_BYTES] += m * k * per * C[i, C_WIRE_PAGE]
+    S[i, S_LAST_SENT] = k * per
+    S[i, S_LAST_DIRTY_BPS] = N / seg_time * C[i, C_PAGE_BYTES]
+    S[i, S_STALLS] = 0.0
+
+
+@njit(cache=True)
+def _run_all(C, S):
+    pl = np.empty(N_PLAN)
+    for i in range(C.shape[0]):
+        while S[i, S_STATUS] == RUNNING:
+            _plan_row(C, S, i, -1.0, pl)
+            dur = _duration_row(C, S, i, pl)
+            _finish_row(C, S, i, pl, dur)
+            _fast_forward_row(C, S, i)
+
+
+@njit(cache=True)
+def _plan_all(C, S, link, out):
+    pl = np.empty(N_PLAN)
+    for i in range(C.shape[0]):
+        _plan_row(C, S, i, link[i], pl)
+        out[i] = pl
+
+
+@njit(cache=True)
+def _finish_all(C, S, PL, duration):
+    for i in range(C.shape[0]):
+        _finish_row(C, S, i, PL[i], duration[i])
+
+
+@njit(cache=True)
+def _duration_all(C, S, PL, out):
+    for i in range(C.shape[0]):
+        out[i] = _duration_row(C, S, i, PL[i])
+
+
+# ----------------------------------------------------------------------------- array API
+
+def _start_packed(cfg: Config) -> np.ndarray:
+    S = np.zeros((cfg.pages_nonzero.shape[0], len(fields(State))))
+    S[:, S_PENDING] = cfg.pages_nonzero
+    S[:, S_LAST_SENT] = np.inf
+    return S
+
 
 def start(cfg: Config) -> State:
     """Initial state: nothing sent, every nonzero page pending for round 0."""
-    n = cfg.pages_nonzero.shape[0]
-    z = np.zeros(n)
-    return State(seg=np.zeros(n, dtype=np.int64), pending=cfg.pages_nonzero.astype(float), t=z.copy(),
-                 mem_bytes=z.copy(), theta=z.copy(), max_theta=z.copy(), ac_cnt=z.copy(),
-                 ac_t=z.copy(), ac_dirty=z.copy(), ac_sent=z.copy(), last_sent=np.full(n, np.inf),
-                 last_dirty_Bps=z.copy(), stalls=np.zeros(n, dtype=np.int64),
-                 prev_remaining=z.copy(), prev_new=z.copy(), status=np.zeros(n, dtype=np.int64), reason=np.zeros(n, dtype=np.int64))
-
-
-def pass_rate(cfg: Config, st: State, link_Bps: np.ndarray | None = None) -> np.ndarray:
-    """Wire rate of the next pass, bytes/s: the link's, or Xen's adapted rate below it."""
-    r = cfg.rate_Bps if link_Bps is None else link_Bps
-    xen = np.where(st.seg == 0, cfg.rate_initial_Bps,
-                   np.minimum(st.last_dirty_Bps + cfg.rate_increment_Bps, cfg.rate_max_Bps))
-    return np.where(cfg.adaptive, np.minimum(xen, r), r)
-
-
-def send_pps(cfg: Config, rate_Bps: np.ndarray) -> np.ndarray:
-    """Pages per second a wire rate carries (bounded by compression CPU)."""
-    return np.minimum(rate_Bps / cfg.wire_page, cfg.mem_cap_pps)
-
-
-def threshold_pages(cfg: Config, pps: np.ndarray) -> np.ndarray:
-    """Pending pages at or below which pre-copy stops: ``pages/s × limit`` or ``min_pages``."""
-    return np.maximum(pps * cfg.limit_s, cfg.min_pages)
-
-
-def _skip_fraction(x: np.ndarray, sequential: np.ndarray) -> np.ndarray:
-    """Expected share of WWS pages dirtied before their send in a pass (x = writes/WWS in the pass)."""
-    x = np.maximum(x, 1e-12)
-    rnd = 1.0 - (-np.expm1(-x)) / x
-    seq = np.where(x <= 1.0, x / 2.0, 1.0 - 1.0 / (2.0 * x))
-    return np.where(sequential, seq, rnd)
-
-
-def wire_time(cfg: Config, x0: np.ndarray, nbytes: np.ndarray, rate_Bps: np.ndarray) -> np.ndarray:
-    """Seconds to put ``nbytes`` on the wire after ``x0`` bytes, at ``rate_Bps``.
-
-    With a rate-limiter window (QEMU) each window bursts at ``burst_Bps`` until its budget
-    ``rate × window`` is spent and then waits for the window to end.
-    """
-    smooth = nbytes / rate_Bps
-    win = cfg.window_s
-    windowed = (win > 0) & (rate_Bps < cfg.burst_Bps)
-    if not windowed.any():
-        return smooth
-    budget = rate_Bps * np.where(windowed, win, 1.0)
-
-    def f(x: np.ndarray) -> np.ndarray:
-        k = np.floor(x / budget)
-        return k * win + (x - k * budget) / cfg.burst_Bps
-
-    return np.where(windowed, f(x0 + nbytes) - f(x0), smooth)
+    return State.unpack(_start_packed(cfg))
 
 
 def plan(cfg: Config, st: State, link_Bps: np.ndarray | None = None) -> Plan:
-    """Plan the next pass of every running migration.
+    """Plan the next pass of every migration.
 
     Parameters
     ----------
@@ -210,29 +561,18 @@ def plan(cfg: Config, st: State, link_Bps: np.ndarray | None = None) -> Plan:
     -------
     Plan
     """
-    rate = pass_rate(cfg, st, link_Bps)
-    pps = send_pps(cfg, rate)
-    first = st.seg == 0
-    d = cfg.dirty_pps * (1.0 - st.theta)
-    P = st.pending
-    # mid-pass checks (QEMU): send until fewer than the threshold remain at a check
-    h = np.where((cfg.window_s > 0) & (rate < cfg.burst_Bps), cfg.window_s, cfg.check_s)
-    th = threshold_pages(cfg, pps)
-    per_check = pps * np.maximum(h, 1e-300)
-    k = np.floor(np.maximum(P - th, 0.0) / per_check) + 1.0
-    sent = np.where((h > 0) & ~first, np.minimum(P, k * per_check), P)
-    # Xen: pages dirtied within the pass before their turn wait for the next pass
-    tau = sent / pps + np.where(first, cfg.scan_s, 0.0)
-    for _ in range(2):
-        wws_share = np.where(first, cfg.wws, np.minimum(sent, cfg.wws))
-        skipped = wws_share * _skip_fraction(d * tau / np.maximum(cfg.wws, 1e-300), cfg.sequential)
-        sent_skip = np.maximum(P - skipped, 0.0)
-        tau = sent_skip / pps + np.where(first, cfg.scan_s, 0.0)
-    sent = np.where(cfg.skip & (d > 0), sent_skip, sent)
-    remaining = np.where(cfg.skip, 0.0, P - sent)
-    wire = sent * cfg.wire_page + np.where(first, cfg.pages_zero * cfg.wire_zero, 0.0)
-    return Plan(rate_Bps=rate, send_pps=pps, sent=sent, remaining=remaining, wire_bytes=wire,
-                extra_s=np.where(first, cfg.scan_s, 0.0))
+    n = cfg.pages_nonzero.shape[0]
+    link = np.full(n, -1.0) if link_Bps is None else np.asarray(link_Bps, dtype=float)
+    out = np.empty((n, N_PLAN))
+    _plan_all(cfg.packed(), st.packed(), link, out)
+    return Plan(*out.T.copy())
+
+
+def pass_duration(cfg: Config, st: State, pl: Plan) -> np.ndarray:
+    """Seconds a planned pass takes at its own rate (windowed cap, zero scan, compression CPU)."""
+    out = np.empty(cfg.pages_nonzero.shape[0])
+    _duration_all(cfg.packed(), st.packed(), pl.packed(), out)
+    return out
 
 
 def finish(cfg: Config, st: State, pl: Plan, duration_s: np.ndarray) -> State:
@@ -251,80 +591,9 @@ def finish(cfg: Config, st: State, pl: Plan, duration_s: np.ndarray) -> State:
         With ``status`` CONVERGED/FORCED/FAILED where pre-copy stopped (``pending`` is then what the
         stop-and-copy sends).
     """
-    theta = st.theta
-    d = cfg.dirty_pps * (1.0 - theta)
-    new = unique_dirtied(d, cfg.wws, duration_s, cfg.sequential)
-    # sequential sweep: 1st mid-pass sync independent (in expectation over the sweep position),
-    # 2nd partly overlapping where the first arc wrapped, then the sender trails the guest
-    pending = union_pending(pl.remaining, new, cfg.wws, cfg.sequential & (st.seg >= 3))
-    second = cfg.sequential & (st.seg == 2) & (pl.remaining > 0)
-    if second.any():
-        i = np.flatnonzero(second)
-        ov = sequential_second_overlap(st.prev_remaining[i], st.prev_new[i], pl.remaining[i],
-                                       new[i], cfg.wws[i])
-        pending[i] = np.minimum(pl.remaining[i] + new[i] - ov, cfg.wws[i])
-    seg = st.seg + 1
-    t = st.t + duration_s
-    mem = st.mem_bytes + pl.wire_bytes
-    dirty_Bps = new * cfg.page_bytes / np.maximum(duration_s, 1e-300)
-
-    # QEMU auto-converge bookkeeping (period of syncs lasting >= 1 s)
-    ac = cfg.remedy == AUTO_CONVERGE
-    ac_t = st.ac_t + duration_s
-    ac_dirty = st.ac_dirty + np.maximum(pending - pl.remaining, 0.0)
-    ac_sent = st.ac_sent + pl.wire_bytes
-    period_over = ac & (ac_t >= cfg.ac_period_s)
-    high = period_over & (ac_dirty * cfg.page_bytes > cfg.ac_ratio * ac_sent)
-    cnt = st.ac_cnt + high
-    bump = high & (cnt >= 2)
-    cnt = np.where(bump, 0.0, cnt)
-    theta = np.where(bump, np.where(theta > 0, np.minimum(theta + cfg.ac_increment, cfg.ac_max),
-                                    cfg.ac_initial), theta)
-    ac_t = np.where(period_over, 0.0, ac_t)
-    ac_dirty = np.where(period_over, 0.0, ac_dirty)
-    ac_sent = np.where(period_over, 0.0, ac_sent)
-
-    # stop rule for the next pass at the next pass's rate
-    nxt = replace(st, seg=seg, last_dirty_Bps=dirty_Bps)
-    th = threshold_pages(cfg, send_pps(cfg, pass_rate(cfg, nxt)))
-    converged = pending <= th
-
-    progress = pending < st.pending * (1.0 - STALL_TOLERANCE)
-    stalls = np.where(progress | (seg < 2), 0, st.stalls + 1)
-    stalled = stalls >= STALLS_TO_GIVE_UP
-
-    # vSphere SDPS: throttle just enough when a pass does not shrink the dirty set enough
-    sdps = (cfg.remedy == SDPS) & (seg >= 2) & (pending > cfg.sdps_shrink * st.pending) & (d > 0)
-    need = 1.0 - cfg.sdps_target * pl.send_pps / np.maximum(cfg.dirty_pps, 1e-300)
-    theta = np.where(sdps, np.maximum(theta, np.clip(need, 0.0, 0.99)), theta)
-
-    status = np.full_like(st.status, RUNNING)
-    reason = np.full_like(st.reason, R_NONE)
-
-    def mark(mask: np.ndarray, code: int, why: int) -> None:
-        sel = mask & (status == RUNNING)
-        status[sel] = code
-        reason[sel] = why
-
-    mark(converged, CONVERGED, R_NONE)
-    mark(seg >= cfg.max_rounds, FORCED, R_ROUNDS)
-    mark(mem >= cfg.max_traffic, FORCED, R_TRAFFIC)
-    mark(cfg.growing_rule & (seg >= 2) & (pl.sent > st.last_sent) & (pl.rate_Bps >= cfg.rate_max_Bps),
-         FORCED, R_GROWING)
-    give_up = stalled & ((cfg.remedy == NONE) | ((cfg.remedy == AUTO_CONVERGE) & (theta >= cfg.ac_max)))
-    uncapped = np.isinf(cfg.max_rounds) & np.isinf(cfg.max_traffic)  # caps force soon enough
-    mark(stalled & (cfg.remedy == FORCE) & uncapped, FORCED, R_STALL)
-    mark(stalled & (cfg.remedy == SDPS) & (theta >= 0.99), FORCED, R_STALL)
-    mark(cfg.rate_rule & (dirty_Bps + cfg.rate_increment_Bps > cfg.rate_max_Bps), FORCED, R_RATE)
-    mark(give_up, FAILED, R_STALL)
-    mark(t >= cfg.timeout_s, FAILED, R_TIMEOUT)
-    mark(seg >= MAX_SEGMENTS, FAILED, R_PASSES)
-
-    return State(seg=seg, pending=pending, t=t, mem_bytes=mem, theta=theta,
-                 max_theta=np.maximum(st.max_theta, theta), ac_cnt=cnt, ac_t=ac_t,
-                 ac_dirty=ac_dirty, ac_sent=ac_sent, last_sent=pl.sent, last_dirty_Bps=dirty_Bps,
-                 stalls=stalls, prev_remaining=pl.remaining, prev_new=new, status=status,
-                 reason=reason)
+    S = st.packed()
+    _finish_all(cfg.packed(), S, pl.packed(), np.asarray(duration_s, dtype=float))
+    return State.unpack(S)
 
 
 @dataclass(frozen=True)
@@ -348,38 +617,30 @@ def run(cfg: Config, detail: bool = False) -> tuple[State, list[list[Detail]]]:
     ----------
     cfg : Config
     detail : bool
-        Also return each migration's passes.
+        Also return each migration's passes (then every pass is taken one by one).
 
     Returns
     -------
     (State, list of list of Detail)
         Final state (status never RUNNING) and, with ``detail``, the passes of each migration.
     """
+    if not detail:
+        S = _start_packed(cfg)
+        _run_all(cfg.packed(), S)
+        return State.unpack(S), []
     n = cfg.pages_nonzero.shape[0]
-    final = start(cfg)
-    out = {f.name: getattr(final, f.name).copy() for f in fields(final)}
-    details: list[list[Detail]] = [[] for _ in range(n)] if detail else []
-    idx = np.arange(n)
-    c, st = cfg, final
-    while idx.size:
-        pl = plan(c, st)
-        dur = wire_time(c, st.mem_bytes, pl.wire_bytes, pl.rate_Bps) + pl.extra_s
-        dur = np.maximum(dur, pl.sent / np.maximum(c.mem_cap_pps, 1e-300))
-        new = finish(c, st, pl, dur)
-        if detail:
-            for j, i in enumerate(idx):
-                details[i].append(Detail(int(st.seg[j]), float(st.t[j]), float(dur[j]),
-                                         float(pl.rate_Bps[j]), float(pl.sent[j]),
-                                         float(pl.wire_bytes[j]), float(new.pending[j]),
-                                         float(new.theta[j] * 100)))
-        done = new.status != RUNNING
-        if done.any():
-            di = idx[done]
-            for f in fields(new):
-                out[f.name][di] = getattr(new, f.name)[done]
-            keep = ~done
-            idx = idx[keep]
-            c, st = c.take(keep), new.take(keep)
-        else:
-            st = new
-    return State(**out), details
+    st = start(cfg)
+    details: list[list[Detail]] = [[] for _ in range(n)]
+    while (st.status == RUNNING).any():
+        pl = plan(cfg, st)
+        dur = pass_duration(cfg, st, pl)
+        new = finish(cfg, st, pl, dur)
+        for i in np.flatnonzero(st.status == RUNNING):
+            details[i].append(Detail(int(st.seg[i]), float(st.t[i]), float(dur[i]),
+                                     float(pl.rate_Bps[i]), float(pl.sent[i]),
+                                     float(pl.wire_bytes[i]), float(new.pending[i]),
+                                     float(new.theta[i] * 100)))
+        keep = st.status != RUNNING
+        st = State(**{f.name: np.where(keep, getattr(st, f.name), getattr(new, f.name))
+                      for f in fields(State)})
+    return st, details

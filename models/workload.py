@@ -23,10 +23,39 @@ or writes that leave a page's content unchanged.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit, vectorize
 
 RANDOM = 0
 SEQUENTIAL = 1
+SWEEP_PHASES = 8
+
+
+def _unique_dirtied(rate_pps: float, wws_pages: float, t_s: float, sequential: float) -> float:
+    x = rate_pps * t_s
+    if sequential != 0.0:
+        return min(x, wws_pages)
+    if wws_pages <= 0.0:
+        return 0.0
+    return wws_pages * -math.expm1(-x / wws_pages)
+
+
+def _union_pending(remaining: float, new: float, wws_pages: float, adjacent: float) -> float:
+    if adjacent != 0.0:
+        out = min(remaining + new, wws_pages)
+    elif wws_pages > 0.0:
+        out = remaining + new - remaining * new / wws_pages
+    else:
+        out = remaining + new
+    return max(out, max(remaining, new))
+
+
+unique_dirtied_one = njit(cache=True)(_unique_dirtied)
+union_pending_one = njit(cache=True)(_union_pending)
+_unique_dirtied_u = vectorize(["f8(f8, f8, f8, f8)"], cache=True)(_unique_dirtied)
+_union_pending_u = vectorize(["f8(f8, f8, f8, f8)"], cache=True)(_union_pending)
 
 
 def unique_dirtied(rate_pps: np.ndarray, wws_pages: np.ndarray, t_s: np.ndarray,
@@ -38,7 +67,7 @@ def unique_dirtied(rate_pps: np.ndarray, wws_pages: np.ndarray, t_s: np.ndarray,
     rate_pps : ndarray
         Page writes per second (after any vCPU throttle).
     wws_pages : ndarray
-        Writable working set in pages (> 0 where ``rate_pps`` > 0).
+        Writable working set in pages.
     t_s : ndarray
         Interval length in seconds (>= 0).
     sequential : ndarray of bool
@@ -49,10 +78,7 @@ def unique_dirtied(rate_pps: np.ndarray, wws_pages: np.ndarray, t_s: np.ndarray,
     ndarray
         Expected distinct pages dirtied, in ``[0, wws_pages]``.
     """
-    w = np.maximum(wws_pages, 1e-300)
-    x = rate_pps * t_s
-    rnd = w * -np.expm1(-x / w)
-    return np.where(sequential, np.minimum(x, wws_pages), rnd)
+    return _unique_dirtied_u(rate_pps, wws_pages, t_s, np.asarray(sequential, dtype=float))
 
 
 def union_pending(remaining: np.ndarray, new: np.ndarray, wws_pages: np.ndarray,
@@ -75,20 +101,14 @@ def union_pending(remaining: np.ndarray, new: np.ndarray, wws_pages: np.ndarray,
     Returns
     -------
     ndarray
-        Expected pending pages, at most ``wws_pages`` more than nothing and never below either set.
+        Expected pending pages, never below either set.
     """
-    w = np.maximum(wws_pages, 1e-300)
-    indep = remaining + new - remaining * new / w
-    adj = np.minimum(remaining + new, wws_pages)
-    out = np.where(adjacent, adj, indep)
-    return np.maximum(out, np.maximum(remaining, new))
+    return _union_pending_u(remaining, new, wws_pages, np.asarray(adjacent, dtype=float))
 
 
-SWEEP_PHASES = 16
-
-
-def sequential_second_overlap(r1: np.ndarray, l1: np.ndarray, r2: np.ndarray, l2: np.ndarray,
-                              wws_pages: np.ndarray, phases: int = SWEEP_PHASES) -> np.ndarray:
+@njit(cache=True)
+def sequential_second_overlap(r1: float, l1: float, r2: float, l2: float, wws_pages: float,
+                              phases: int = SWEEP_PHASES) -> float:
     """Expected overlap at the second mid-pass sync of a sequential sweep.
 
     The pass after round 0 starts at the lowest address of a fully dirty WWS; at its mid-pass sync
@@ -102,36 +122,38 @@ def sequential_second_overlap(r1: np.ndarray, l1: np.ndarray, r2: np.ndarray, l2
 
     Parameters
     ----------
-    r1, l1 : ndarray
+    r1, l1 : float
         Pages pending and pages newly dirtied at the first mid-pass sync.
-    r2, l2 : ndarray
+    r2, l2 : float
         Pages pending and pages newly dirtied at the second.
-    wws_pages : ndarray
+    wws_pages : float
         Writable working set, pages.
     phases : int
         Sweep positions averaged over.
 
     Returns
     -------
-    ndarray
+    float
         Expected pages counted in both ``r2`` and ``l2``.
     """
-    W = np.maximum(wws_pages, 1e-300)[:, None]
-    r1, l1, r2, l2 = (np.minimum(x, wws_pages)[:, None] for x in (r1, l1, r2, l2))
-    a = (np.arange(phases) + 0.5)[None, :] / phases * W      # start of the first new arc
-    e2 = np.maximum(a + l1 - W, 0.0)                           # its part wrapped past the end
-    b = np.maximum(r1, e2)
-    c = np.minimum(a + l1, W)
-    j2_lo = np.maximum(a, b)
-    j2_len = np.maximum(c - j2_lo, 0.0)
-    # y: where the last r2 pending pages (in sender order) begin
-    y = np.where(r2 <= j2_len, c - r2, b - (r2 - j2_len))
-    y = np.maximum(y, 0.0)
-    s = (a + l1) % W                                           # next arc of the guest's sweep
-    n_lo = [s, np.zeros_like(s)]
-    n_hi = [np.minimum(s + l2, W), np.maximum(s + l2 - W, 0.0)]
-    ov = np.zeros_like(a)
-    for lo, hi in ((np.maximum(y, 0.0), np.maximum(b, y)), (np.maximum(j2_lo, y), np.maximum(c, y))):
-        for nl, nh in zip(n_lo, n_hi):
-            ov += np.maximum(np.minimum(hi, nh) - np.maximum(lo, nl), 0.0)
-    return np.minimum(ov.mean(axis=1), np.minimum(r2, l2)[:, 0])
+    W = wws_pages
+    if W <= 0.0:
+        return 0.0
+    r1, l1, r2, l2 = min(r1, W), min(l1, W), min(r2, W), min(l2, W)
+    total = 0.0
+    for j in range(phases):
+        a = (j + 0.5) / phases * W                  # start of the first new arc
+        e2 = max(a + l1 - W, 0.0)                   # its part wrapped past the end
+        b = max(r1, e2)
+        c = min(a + l1, W)
+        j2_lo = max(a, b)
+        j2_len = max(c - j2_lo, 0.0)
+        y = c - r2 if r2 <= j2_len else b - (r2 - j2_len)   # the last r2 pending pages start here
+        y = max(y, 0.0)
+        s = (a + l1) % W                            # next arc of the guest's sweep
+        n_lo0, n_hi0 = s, min(s + l2, W)
+        n_lo1, n_hi1 = 0.0, max(s + l2 - W, 0.0)
+        for lo, hi in ((y, max(b, y)), (max(j2_lo, y), max(c, y))):
+            total += max(min(hi, n_hi0) - max(lo, n_lo0), 0.0)
+            total += max(min(hi, n_hi1) - max(lo, n_lo1), 0.0)
+    return min(total / phases, min(r2, l2))

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from runner.cli import app
+from runner.errors import OptionError
 
 _SWEEP_HELP = (
     "Run a sweep spec on Ray and write its results as Parquet.\n\n"
@@ -61,7 +62,7 @@ def sweep(
     from runner.sweep import default_out
 
     if resume and force:
-        raise typer.BadParameter("use either --resume or --force, not both", param_hint="--resume")
+        raise OptionError("--resume keeps an existing run and --force replaces it: use one")
     loaded = load_spec(spec)
     root = out if out is not None else default_out(loaded)
     if dry_run:

@@ -19,6 +19,10 @@ class QueryError(MigsimError):
     """A SQL query, a ``--by`` column or a plot request cannot be answered from the results."""
 
 
+class OptionError(MigsimError):
+    """Command-line options that contradict each other."""
+
+
 class RayError(MigsimError):
     """Ray could not be started or reached, or a batch failed in a way retries did not fix."""
 

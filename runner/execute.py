@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
@@ -29,6 +31,28 @@ RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 EMBEDDED_OBJECT_STORE = 256 * 2**20
 #: Ray retries of a task whose worker died.
 MAX_RETRIES = 5
+
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:]+)\]|(?P<host>[\w.\-]+)):(?P<port>\d{1,5})$")
+
+
+def probe(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast when a ``host:port`` cluster address does not accept connections.
+
+    Ray itself retries an unreachable GCS for minutes; a refused or silent port here becomes one
+    clear error instead. Other forms (``auto``, ``ray://...``) are left to Ray.
+    """
+    m = _HOST_PORT.match(address.strip())
+    if not m:
+        return
+    host = m.group("v6") or m.group("host")
+    try:
+        with socket.create_connection((host, int(m.group("port"))), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RayError(f"cannot connect to the Ray cluster at {address}: {reason} (is the head "
+                       f"node running? start one with: ray start --head)") from None
 
 
 def ray_env() -> None:
@@ -61,6 +85,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         return
     addr = address or os.environ.get("RAY_ADDRESS") or None
     common: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if addr:
+        probe(addr)
     try:
         if addr:
             ray.init(address=addr, **common)

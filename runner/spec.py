@@ -53,7 +53,7 @@ from models.fields import INPUT_BY_COLUMN, INPUT_BY_NAME, INPUTS, Field
 from models.policy import PROFILES, Policy
 from runner.errors import SpecFileError, UnknownKeyError
 from runner.plan import Axis, Plan, RandomField, default_batch_size
-from runner.values import Const, FieldParser, Values
+from runner.values import Const, FieldParser, Values, show
 
 META_KEYS = ("name", "description", "seed", "repeat", "batch_size")
 SECTIONS = ("grid", "zip", "points", "overrides")
@@ -158,7 +158,7 @@ class _Builder:
         self.default_name = default_name
 
     def err(self, path: str, value: Any, allowed: str) -> SpecError:
-        return SpecError(self.where, path, value, allowed)
+        return SpecError(self.where, path, show(value), allowed)
 
     # ------------------------------------------------------------------ top
     def build(self, text: str) -> Spec:
@@ -381,9 +381,9 @@ def _check_override(b: _Builder, policy: Policy, path: str, key: str, value: Any
     names = sorted((set(Policy.__dataclass_fields__) - skip) | set(type(policy.limits).__dataclass_fields__))
     if key in skip or key not in names:
         close = difflib.get_close_matches(key, names, n=1)
-        hint = (f"did you mean {close[0]!r}? " if close else "") + "a policy field of " \
-            f"models.policy ({', '.join(names)})"
-        raise b.err(f"{path}.{key}", key, hint)
+        raise UnknownKeyError(b.where, f"{path}.{key}", "a policy field of models.policy ("
+                              + ", ".join(names) + ")",
+                              f" (did you mean {close[0]!r}?)" if close else "")
     current = getattr(policy, key) if hasattr(policy, key) else getattr(policy.limits, key)
     if isinstance(current, bool):
         ok, want = isinstance(value, bool), "true or false"

@@ -308,11 +308,26 @@ def _array(f: Field, vals: list) -> np.ndarray:
     return np.asarray(vals, dtype=_dtype(f))
 
 
+class _Literal(str):
+    """A string that shows as itself in ``repr`` (TOML ``true``, ``...``)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _show(value: Any) -> Any:
-    """The value for a message (long lists shortened)."""
-    if isinstance(value, list) and len(value) > 6:
-        return value[:6] + ["..."]
+    """The value for a message as the user wrote it (TOML booleans, long lists shortened)."""
+    if isinstance(value, bool):
+        return _Literal("true" if value else "false")
+    if isinstance(value, list):
+        shown = [_show(v) for v in value[:6]]
+        return shown + [_Literal("...")] if len(value) > 6 else shown
+    if isinstance(value, dict):
+        return {k: _show(v) for k, v in value.items()}
     return value
+
+
+show = _show
 
 
 def uses_pages(raw: Any) -> bool:

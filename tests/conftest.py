@@ -10,8 +10,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pytest
 
@@ -64,7 +65,7 @@ def ray_cluster():
         cluster.shutdown()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_cli() -> Callable[..., subprocess.CompletedProcess]:
     """Run ``migsim ARGS`` as a subprocess; returns the CompletedProcess (text output)."""
 
@@ -74,3 +75,34 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def start_cli() -> Callable[..., subprocess.Popen]:
+    """Start ``migsim ARGS`` in the background; returns the Popen (text pipes)."""
+
+    def start(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
+              **env: str) -> subprocess.Popen:
+        return subprocess.Popen(migsim_command() + [str(a) for a in args], cwd=cwd,
+                                env=cli_env(**env), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    return start
+
+
+def poll(predicate: Callable[[], Any], timeout: float, period: float = 0.01) -> Any:
+    """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` s pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(period)
+
+
+@pytest.fixture(scope="session")
+def wait_for() -> Callable[..., Any]:
+    """:func:`poll` as a fixture: ``wait_for(predicate, timeout_s)``."""
+    return poll

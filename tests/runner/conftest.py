@@ -57,7 +57,7 @@ def write_spec(tmp_path: Path) -> Callable[[str, str], Path]:
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A complete run directory of :data:`SMALL_SPEC` (256 points, 4 parts), made without Ray."""
+    """A complete run directory of :data:`SMALL_SPEC` (128 points, 4 parts), made without Ray."""
     root = tmp_path_factory.mktemp("runs") / "small"
-    build_run(parse_spec(SMALL_SPEC, "small.toml", "small"), root, batch_size=64)
+    build_run(parse_spec(SMALL_SPEC, "small.toml", "small"), root, batch_size=32)
     return root

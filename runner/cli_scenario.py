@@ -1,0 +1,189 @@
+"""``migsim scenario``: run a cluster scenario spec (many migrations at once) and write Parquet.
+
+Exit status, as for ``migsim sweep``: 0 when every migration has a row and none *failed*
+(``rejected`` moves — refused by the profile or by admission — are answers); 1 when some failed
+(their rows are written); 2 for bad input (spec, options, run directory, unreachable Ray); 130 when
+interrupted (committed parts stay; rerun with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from runner.cli import app
+
+_HELP = (
+    "Run a cluster scenario (hosts, VMs, an evacuation or a list of moves; kind = \"scenario\") "
+    "and write its results as Parquet.\n\n"
+    "--engine local (default) runs each scenario in this process, or as Ray tasks on the cluster "
+    "given by --address / RAY_ADDRESS; --engine actors runs it on Ray actors, one per host and a "
+    "pool for the migration streams (an embedded Ray without --address). Both give the same rows.\n\n"
+    "Results go to results/<name>/ (or --out): parts/ (one row per migration), scenarios/ (one row "
+    "per scenario point: makespan, peak concurrency, traffic, downtime), hosts/ (per host), with "
+    "spec.toml, spec.json and run.json as for sweeps.\n\n"
+    "Exit status: 0 every migration answered (rejected moves are answers), 1 some migrations "
+    "failed (their rows are written), 2 bad input, 130 interrupted (rerun with --resume)."
+)
+
+
+class Engine(str, Enum):
+    """Executions of the scenario engine."""
+
+    local = "local"
+    actors = "actors"
+
+
+def _echo_err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+@app.command(help=_HELP)
+def scenario(
+    spec: Annotated[Path, typer.Argument(help="Scenario spec (TOML, kind = \"scenario\"), e.g. "
+                                              "sweeps/evacuate-vsphere.toml.", show_default=False)],
+    engine: Annotated[Engine, typer.Option(
+        "--engine", help="local: in-process (Ray tasks with --address); actors: Ray actors per "
+                         "host and stream.")] = Engine.local,
+    address: Annotated[Optional[str], typer.Option(
+        "--address", help="Ray cluster to join: host:port, ray://host:port or auto "
+                          "(default: $RAY_ADDRESS).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Run directory (default: results/<name>).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Finish an interrupted run: keep its committed parts, compute the rest.")
+    ] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing run in the output directory.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the scenario points, hosts, VMs and moves; run nothing.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", min=1, max=100_000,
+        help="Scenario points per part (default: the spec's, else by size).")] = None,
+    host_actors: Annotated[Optional[int], typer.Option(
+        "--host-actors", min=1, max=4096,
+        help="--engine actors: most host actors (default: one per host up to 32; more hosts "
+             "share actors).")] = None,
+    stream_actors: Annotated[Optional[int], typer.Option(
+        "--stream-actors", min=1, max=4096,
+        help="--engine actors: stream actors in the pool (default 4).")] = None,
+    progress: Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="Progress bar on stderr.")] = True,
+) -> None:
+    from runner.scenario_run import default_out
+    from runner.scenario_spec import load_scenario
+
+    if resume and force:
+        raise typer.BadParameter("use either --resume or --force, not both", param_hint="--resume")
+    if engine != Engine.actors and (host_actors is not None or stream_actors is not None):
+        raise typer.BadParameter("--host-actors and --stream-actors need --engine actors",
+                                 param_hint="--engine")
+    loaded = load_scenario(spec)
+    root = out if out is not None else default_out(loaded)
+    if dry_run:
+        _dry_run(loaded, root, batch_size)
+        return
+    _run(loaded, root, engine.value, address, resume, force, batch_size, progress, host_actors,
+         stream_actors)
+
+
+def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
+    from collections import Counter
+
+    from runner import rundir
+    from runner.display import table
+
+    n = spec.n_points
+    bs = spec.effective_batch_size(batch_size)
+    sizes = " x ".join(f"{a.label.removeprefix('grid.')} {a.length:,}" for a in spec.axes
+                       if a.length > 1) or "one point"
+    typer.echo(f"scenario {spec.name} ({spec.path}): {n:,} point{'s' if n != 1 else ''} ({sizes})")
+    typer.echo(f"parts: {-(-n // bs):,} of up to {bs:,} points")
+    state = "exists: a run (use --resume or --force)" if rundir.is_run_dir(root) else \
+        ("exists" if root.exists() else "will be created")
+    typer.echo(f"output: {root} ({state})")
+    picks = sorted({i for i in (0, 1, 2, n // 2, n - 2, n - 1) if 0 <= i < n})
+    swept = spec.swept()
+    rows = []
+    total = 0
+    for i in range(n):
+        scn = spec.scenario(i)
+        total += len(scn.moves)
+        if i in picks:
+            kinds = Counter(m.kind for m in scn.moves)
+            vals = spec.point_values(i)
+            rows.append([f"{i:,}", scn.profile, str(len(scn.hosts)), str(len(scn.vms)),
+                         str(len(scn.moves)), ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+                         str(len(scn.stages))] + [_fmt(vals[p]) for p in swept])
+    typer.echo(f"migrations: {total:,} in all")
+    typer.echo(f"sample points ({len(picks)} of {n:,}):")
+    typer.echo(table(rows, ["point_id", "profile", "hosts", "vms", "moves", "kinds", "stages"]
+                     + swept))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, force: bool,
+         batch_size: int | None, progress: bool, host_actors: int | None,
+         stream_actors: int | None) -> None:
+    from runner.scenario_run import run_scenario
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = run_scenario(spec, root, engine=engine, address=address, resume=resume,
+                              force=force, batch_size=batch_size, progress=progress,
+                              host_actors=host_actors, stream_actors=stream_actors)
+    except KeyboardInterrupt:
+        _echo_err(f"migsim: interrupted; committed parts are kept in {root}; finish with: "
+                  f"migsim scenario {spec.path} --out {root} --resume")
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    c = result.counts
+    resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
+        if result.resumed_batches else ""
+    where = f" on {len(result.nodes)} Ray node{'s' if len(result.nodes) != 1 else ''}" \
+        if result.nodes else ""
+    _echo_err(f"migsim: {result.n_points:,} scenario point{'s' if result.n_points != 1 else ''}, "
+              f"{result.migrations:,} migrations: {c['completed']:,} completed, "
+              f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall "
+              f"({engine} engine{where}){resumed}")
+    _print_points(result.root)
+    _echo_err(f"migsim: results in {result.root}; try: migsim plot {result.root} timeline "
+              f"--out timeline.png")
+    if result.failed:
+        _echo_err(f"migsim: {result.failed:,} migrations failed (status = failed, reason in the "
+                  f"rows); exit status 1")
+        sys.exit(1)
+
+
+def _print_points(root: Path, limit: int = 20) -> None:
+    """A short table of the scenario points (makespan, concurrency, downtime)."""
+    from runner.display import table
+    from runner.scenario_run import load_tables
+
+    try:
+        df = load_tables(root)["scenarios"].sort("point_id").head(limit + 1).collect()
+    except Exception:  # noqa: BLE001 - a summary is a courtesy
+        return
+    import json
+
+    swept = list(json.loads((root / "run.json").read_text()).get("swept", {}).values())
+    cols = ["point_id"] + swept + ["makespan_s", "peak_concurrency", "completed", "failed",
+                                   "rejected", "max_queue_wait_s", "max_downtime_ms"]
+    rows = [[_fmt(r[c]) for c in cols] for r in df.head(limit).iter_rows(named=True)]
+    _echo_err(table(rows, cols))
+    if df.height > limit:
+        _echo_err(f"(first {limit} points; all in {root / 'scenarios'})")

@@ -1,0 +1,601 @@
+"""Run a scenario spec end to end: validated points → engine (in-process or Ray actors) → Parquet.
+
+The run directory has the layout of a sweep's (``runner.rundir``), with two more tables::
+
+    results/<name>/
+      spec.toml, spec.json, run.json     as for sweeps (run.json: kind migsim-scenario-run)
+      parts/part-000000.parquet ...      one row per migration (the table `migsim query` reads)
+      scenarios/part-000000.parquet ...  one row per scenario point (makespan, peak concurrency...)
+      hosts/part-000000.parquet ...      one row per host and point (bytes, peak NIC load, queue)
+
+Part ``k`` holds scenario points ``k*batch_size ..``; the three files of a batch are written under
+temporary names and renamed (hosts, scenarios, then the migrations part, whose presence marks the
+batch done), so ``--resume`` keeps every complete batch and a rerun never duplicates rows.
+
+Executions (the rows are the same whichever runs them):
+
+- ``local`` without ``--address``: each point runs in-process in this process — nothing to start;
+- ``local`` with ``--address`` (or ``RAY_ADDRESS``): batches of points run as Ray tasks (one CPU
+  each, retried if a worker dies), each task in-process;
+- ``actors``: every point runs on Ray actors — one per host, a pool for the streams — driven by a
+  coordinator in this process (``runner.scenario_actors``); an embedded Ray without an address.
+
+Order matters for the user: the spec is parsed and every point built first, then the output location
+is checked, then Ray is reached, and only then is anything written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pyarrow as pa
+
+import models
+from models.fields import INPUTS, OUTPUTS, STATUSES
+from models.scenario import SUMMARY_COLUMNS, TIMELINE_COLUMNS, Backend, Engine, Result, Scenario
+from runner import rundir
+from runner.errors import RayError, RunDirError
+from runner.progress import Progress
+from runner.rundir import Layout
+from runner.scenario_spec import ScenarioSpec, load_scenario
+
+RESULTS = Path("results")
+SCENARIOS = "scenarios"
+HOSTS = "hosts"
+ENGINES = ("local", "actors")
+MANIFEST_KIND = "migsim-scenario-run"
+
+#: Per-host columns (one row per host and scenario point).
+HOST_COLUMNS: dict[str, tuple[Any, str]] = {
+    "host": (np.dtype(object), "host name"),
+    "sent_bytes": (np.dtype(np.float64), "line bytes the host's NICs sent (migration traffic)"),
+    "received_bytes": (np.dtype(np.float64), "line bytes the host's NICs received"),
+    "peak_egress_Bps": (np.dtype(np.float64), "largest egress load, line bytes/s"),
+    "peak_ingress_Bps": (np.dtype(np.float64), "largest ingress load, line bytes/s"),
+    "nic_capacity_Bps": (np.dtype(np.float64), "NIC capacity per direction, line bytes/s"),
+    "peak_network_cost": (np.dtype(np.float64), "vSphere: largest network cost in use"),
+    "peak_host_cost": (np.dtype(np.float64), "vSphere: largest host cost in use"),
+    "peak_live_migrations": (np.dtype(np.float64), "largest number of live migrations at once"),
+    "peak_storage_migrations": (np.dtype(np.float64), "largest number of storage migrations"),
+    "max_queued": (np.dtype(np.int64), "longest queue of the host's ledger"),
+}
+
+
+# ====================================================================== tables
+def _arrow_type(dtype: Any) -> pa.DataType:
+    dtype = np.dtype(dtype)
+    if dtype == np.dtype(object):
+        return pa.string()
+    if dtype == np.dtype(bool):
+        return pa.bool_()
+    return pa.from_numpy_dtype(dtype)
+
+
+def _axis_types(spec: ScenarioSpec) -> dict[str, pa.DataType]:
+    out: dict[str, pa.DataType] = {}
+    for a in spec.axes:
+        for path, vals in a.values.items():
+            if all(isinstance(v, bool) for v in vals):
+                t = pa.bool_()
+            elif all(isinstance(v, str) for v in vals):
+                t = pa.string()
+            else:
+                t = pa.float64()
+            out[spec.columns()[path]] = t
+    return out
+
+
+def _meta(desc: str) -> dict[bytes, bytes]:
+    return {b"description": desc.encode()}
+
+
+def schemas(spec: ScenarioSpec) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
+    """Arrow schemas of the migrations, scenarios and hosts tables of a run."""
+    axes = [pa.field(c, t, metadata=_meta("swept spec field")) for c, t in _axis_types(spec).items()]
+    head = [pa.field("point_id", pa.int64(), nullable=False,
+                     metadata=_meta("index of the scenario point in its sweep")),
+            pa.field("scenario", pa.string(), metadata=_meta("scenario name"))]
+    mig = head + axes + [pa.field(k, _arrow_type(d), metadata=_meta(h))
+                         for k, (d, h) in TIMELINE_COLUMNS.items()]
+    mig += [pa.field(f.column, _arrow_type(f.dtype), nullable=f.default is None,
+                     metadata={b"unit_kind": f.kind.encode(), b"description": f.help.encode()})
+            for f in INPUTS]
+    mig += [pa.field(k, _arrow_type(d), metadata=_meta(h)) for k, (d, h) in OUTPUTS.items()]
+    summ = head + [pa.field("profile", pa.string(), metadata=_meta("hypervisor profile"))] + axes
+    summ += [pa.field(k, _arrow_type(d), metadata=_meta(h)) for k, (d, h) in SUMMARY_COLUMNS.items()]
+    hosts = head + axes + [pa.field(k, _arrow_type(d), metadata=_meta(h))
+                           for k, (d, h) in HOST_COLUMNS.items()]
+    return pa.schema(mig), pa.schema(summ), pa.schema(hosts)
+
+
+def _column(values: list[Any], typ: pa.DataType, name: str) -> pa.Array:
+    if pa.types.is_floating(typ):
+        arr = np.asarray(values, dtype=np.float64)
+        nan = np.isnan(arr)
+        f = next((f for f in INPUTS if f.column == name), None)
+        mask = nan if (f is not None and f.default is None and nan.any()) else None
+        return pa.array(arr, type=typ, mask=mask)
+    if pa.types.is_string(typ):
+        return pa.array([None if v is None else str(v) for v in values], type=typ)
+    return pa.array(values, type=typ)
+
+
+def _table(cols: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_arrays([_column(cols[f.name], f.type, f.name) for f in schema],
+                                schema=schema)
+
+
+@dataclass
+class Batch:
+    """The rows of a batch of scenario points."""
+
+    migrations: pa.Table
+    scenarios: pa.Table
+    hosts: pa.Table
+    counts: dict[str, int]
+    points: int
+    rows: int
+
+
+def evaluate(spec: ScenarioSpec, start: int, stop: int,
+             backend_factory: Callable[[], Backend | None] = lambda: None,
+             on_progress: Callable[[int], None] | None = None) -> Batch:
+    """Run scenario points ``start .. stop-1`` and build their tables.
+
+    Parameters
+    ----------
+    spec : ScenarioSpec
+    start, stop : int
+        Half-open range of points.
+    backend_factory : callable
+        Returns the engine backend for a point (``None``: in-process).
+    on_progress : callable, optional
+        Called with the number of migrations that ended, as they end.
+    """
+    mig_schema, sum_schema, host_schema = schemas(spec)
+    axis_cols = spec.columns()
+    mig: dict[str, list[Any]] = {f.name: [] for f in mig_schema}
+    summ: dict[str, list[Any]] = {f.name: [] for f in sum_schema}
+    hst: dict[str, list[Any]] = {f.name: [] for f in host_schema}
+    counts = {s: 0 for s in STATUSES}
+    for p in range(start, stop):
+        scn = spec.scenario(p)
+        res = Engine(scn, backend_factory(), on_progress).run(scn.stages)
+        vals = spec.point_values(p)
+        n = len(scn.moves)
+        mig["point_id"] += [p] * n
+        mig["scenario"] += [scn.name] * n
+        for path, col in axis_cols.items():
+            mig[col] += [vals[path]] * n
+        for k in TIMELINE_COLUMNS:
+            mig[k] += res.rows[k].tolist()
+        for f in INPUTS:
+            mig[f.column] += np.asarray(res.rows[f.column]).tolist()
+        for k in OUTPUTS:
+            mig[k] += res.rows[k].tolist()
+        for s in STATUSES:
+            counts[s] += int(res.summary[s])
+        summ["point_id"].append(p)
+        summ["scenario"].append(scn.name)
+        summ["profile"].append(scn.profile)
+        for path, col in axis_cols.items():
+            summ[col].append(vals[path])
+        for k in SUMMARY_COLUMNS:
+            summ[k].append(res.summary[k])
+        _host_rows(hst, p, scn, res, vals, axis_cols)
+    rows = len(mig["point_id"])
+    return Batch(_table(mig, mig_schema), _table(summ, sum_schema), _table(hst, host_schema),
+                 counts, stop - start, rows)
+
+
+def _host_rows(hst: dict[str, list[Any]], p: int, scn: Scenario, res: Result,
+               vals: dict[str, Any], axis_cols: dict[str, str]) -> None:
+    for h, st in zip(scn.hosts, res.host_stats):
+        hst["point_id"].append(p)
+        hst["scenario"].append(scn.name)
+        for path, col in axis_cols.items():
+            hst[col].append(vals[path])
+        peak = st.get("peak", {})
+        hst["host"].append(h.name)
+        hst["sent_bytes"].append(float(st["sent_bytes"]))
+        hst["received_bytes"].append(float(st["received_bytes"]))
+        hst["peak_egress_Bps"].append(float(st["peak_egress_Bps"]))
+        hst["peak_ingress_Bps"].append(float(st["peak_ingress_Bps"]))
+        hst["nic_capacity_Bps"].append(h.nics * h.link_bps / 8.0)
+        for col, kind in (("peak_network_cost", "network"), ("peak_host_cost", "host"),
+                          ("peak_live_migrations", "live"), ("peak_storage_migrations", "storage")):
+            v = peak.get(f"{kind}:{h.name}")
+            hst[col].append(float("nan") if v is None else float(v))
+        hst["max_queued"].append(int(st["max_queued"]))
+
+
+# ====================================================================== run directory
+class _TableLayout(Layout):
+    """A :class:`Layout` whose parts live in another subdirectory (scenarios/, hosts/)."""
+
+    sub: str = SCENARIOS
+
+    @property
+    def parts_dir(self) -> Path:
+        return self.root / self.sub
+
+
+class _ScenarioLayout(_TableLayout):
+    sub = SCENARIOS
+
+
+class _HostLayout(_TableLayout):
+    sub = HOSTS
+
+
+def _layouts(root: Path, n: int, bs: int) -> tuple[Layout, Layout, Layout]:
+    return Layout(root, n, bs), _ScenarioLayout(root, n, bs), _HostLayout(root, n, bs)
+
+
+def write_batch(root: Path, n_points: int, batch_size: int, batch: int, b: Batch,
+                fingerprint: str, engine: str) -> dict[str, Any]:
+    """Commit a batch's three parts (hosts, scenarios, then migrations); return its counters."""
+    mig_l, sum_l, host_l = _layouts(root, n_points, batch_size)
+    start, stop = mig_l.bounds(batch)
+    node = _node_id()
+    meta = {"batch": batch, "start": start, "stop": stop, "points": b.points, "rows": b.rows,
+            "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
+            "counts": b.counts, "node_id": node, "pid": os.getpid(), "engine": engine}
+    for lay in (sum_l, host_l):
+        lay.parts_dir.mkdir(parents=True, exist_ok=True)
+    rundir.write_part(host_l, batch, b.hosts, meta)
+    rundir.write_part(sum_l, batch, b.scenarios, meta)
+    rundir.write_part(mig_l, batch, b.migrations, meta)
+    return {"batch": batch, "points": b.points, "rows": b.rows, **b.counts, "node_id": node}
+
+
+def batch_is_valid(root: Path, n_points: int, batch_size: int, batch: int,
+                   fingerprint: str) -> dict[str, Any] | None:
+    """The migrations part's metadata when all three parts of a batch are committed and match."""
+    lays = _layouts(root, n_points, batch_size)
+    start, stop = lays[0].bounds(batch)
+    metas = []
+    for lay in lays:
+        path = lay.part_path(batch)
+        meta = rundir.read_part_meta(path) if path.is_file() else None
+        if (meta is None or meta.get("fingerprint") != fingerprint or meta.get("batch") != batch
+                or meta.get("points") != stop - start):
+            return None
+        metas.append(meta)
+    if metas[0]["num_rows"] != metas[0]["rows"]:
+        return None
+    return metas[0]
+
+
+def _node_id() -> str:
+    try:
+        import ray
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - provenance only
+        pass
+    return socket.gethostname()
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("migsim")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+# ====================================================================== progress
+class MigrationProgress(Progress):
+    """The sweep progress bar, counting migrations."""
+
+    def line(self) -> str:
+        return super().line().replace("points", "migrations")
+
+
+# ====================================================================== running
+@dataclass
+class ScenarioRunResult:
+    """What a scenario run produced.
+
+    Attributes
+    ----------
+    root : Path
+    n_points, n_batches : int
+    counts : dict
+        Migration rows per status (resumed parts included).
+    migrations : int
+        Migration rows of the run.
+    computed_points : int
+        Points computed by this invocation.
+    resumed_batches : int
+    wall_s : float
+    nodes : set of str
+        Ray nodes that ran actors or tasks (empty in-process).
+    """
+
+    root: Path
+    n_points: int
+    n_batches: int
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
+    migrations: int = 0
+    computed_points: int = 0
+    resumed_batches: int = 0
+    wall_s: float = 0.0
+    nodes: set[str] = field(default_factory=set)
+
+    @property
+    def failed(self) -> int:
+        """Migration rows with status ``failed``."""
+        return self.counts.get("failed", 0)
+
+
+def default_out(spec: ScenarioSpec) -> Path:
+    """``results/<scenario-name>``."""
+    return RESULTS / spec.name
+
+
+def _manifest(spec: ScenarioSpec, layout: Layout, fingerprint: str, engine: str) -> dict[str, Any]:
+    return {
+        "kind": MANIFEST_KIND, "format": 1, "name": spec.name, "spec_source": spec.path,
+        "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
+        "migsim_version": _version(), "n_points": layout.n_points,
+        "batch_size": layout.batch_size, "n_batches": layout.n_batches,
+        "created": rundir.now(), "updated": rundir.now(), "status": "running", "engine": engine,
+        "counts": {s: 0 for s in STATUSES}, "migrations": 0, "wall_s": None,
+        "tables": {rundir.PARTS: "one row per migration", SCENARIOS: "one row per scenario point",
+                   HOSTS: "one row per host and scenario point"},
+        "swept": spec.columns(),
+    }
+
+
+def _resume_layout(root: Path, spec: ScenarioSpec, fingerprint: str, batch_size: int | None
+                   ) -> tuple[Layout, dict[str, Any]]:
+    man = rundir.read_manifest(root)
+    if man.get("kind") != MANIFEST_KIND:
+        raise RunDirError(f"{root}: is not a scenario run (it is a {man.get('kind', 'foreign')} "
+                          f"run); choose another --out")
+    if man.get("fingerprint") != fingerprint:
+        raise RunDirError(f"{root}: was made from a different scenario spec; rerun without "
+                          f"--resume and with --force to replace it, or choose another --out")
+    if man.get("model_version") != models.MODEL_VERSION:
+        raise RunDirError(f"{root}: was made with model version {man.get('model_version')}, this "
+                          f"is {models.MODEL_VERSION}; use --force to recompute it")
+    bs = int(man["batch_size"])
+    if batch_size is not None and batch_size != bs:
+        raise RunDirError(f"{root}: was made with --batch-size {bs}; resume with the same batch "
+                          f"size (or leave it out)")
+    return Layout(root, spec.n_points, bs), man
+
+
+def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None, *,
+                 engine: str = "local", address: str | None = None, resume: bool = False,
+                 force: bool = False, batch_size: int | None = None, progress: bool = True,
+                 host_actors: int | None = None, stream_actors: int | None = None
+                 ) -> ScenarioRunResult:
+    """Run a scenario spec and write its run directory.
+
+    Parameters
+    ----------
+    spec : ScenarioSpec or path
+    out : path, optional
+        Run directory (default ``results/<name>``).
+    engine : str
+        ``local`` (in-process; Ray tasks with an address) or ``actors``.
+    address : str, optional
+        Ray cluster to join (default ``RAY_ADDRESS``; ``actors`` without one: embedded Ray).
+    resume, force : bool
+        Keep an interrupted run's complete batches; replace an existing run.
+    batch_size : int, optional
+        Scenario points per part.
+    progress : bool
+        Progress bar on stderr.
+    host_actors, stream_actors : int, optional
+        Actor counts for ``engine="actors"``.
+
+    Raises
+    ------
+    SpecError, RunDirError, RayError
+        Before anything is written, for a bad spec, output location or cluster.
+    """
+    t0 = time.monotonic()
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    if not isinstance(spec, ScenarioSpec):
+        spec = load_scenario(spec)
+    root = Path(out) if out is not None else default_out(spec)
+    fingerprint = spec.fingerprint()
+    resuming = resume and rundir.is_run_dir(root)
+    if resuming:
+        layout, man = _resume_layout(root, spec, fingerprint, batch_size)
+    else:
+        layout = Layout(root, spec.n_points, spec.effective_batch_size(batch_size))
+        rundir.check_fresh(root, force)
+        man = _manifest(spec, layout, fingerprint, engine)
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    use_ray = engine == "actors" or address is not None
+    moves = [len(spec.scenario(i).moves) for i in range(spec.n_points)]
+    result = ScenarioRunResult(root=root, n_points=spec.n_points, n_batches=layout.n_batches)
+
+    def body() -> None:
+        existing: dict[int, dict[str, Any]] = {}
+        if resuming:
+            for lay in _layouts(root, layout.n_points, layout.batch_size):
+                rundir.clean_temporaries(lay)
+            for b in range(layout.n_batches):
+                meta = batch_is_valid(root, layout.n_points, layout.batch_size, b, fingerprint)
+                if meta is not None:
+                    existing[b] = meta
+            for meta in existing.values():
+                for s in STATUSES:
+                    result.counts[s] += int(meta.get("counts", {}).get(s, 0))
+                result.migrations += int(meta.get("rows", 0))
+            result.resumed_batches = len(existing)
+        else:
+            rundir.prepare_fresh(root, force)
+            rundir.create(root, spec.text, spec.resolved(), man)
+        man.update(status="running", updated=rundir.now(), engine=engine)
+        rundir.write_json(root / rundir.MANIFEST, man)
+        done_moves = sum(sum(moves[layout.bounds(b)[0]:layout.bounds(b)[1]]) for b in existing)
+        bar = MigrationProgress(sum(moves), done_moves, enabled=progress)
+        bar.draw(force=True)
+        missing = [b for b in range(layout.n_batches) if b not in existing]
+
+        def on_result(stats: dict[str, Any]) -> None:
+            for s in STATUSES:
+                result.counts[s] += int(stats.get(s, 0))
+            result.migrations += int(stats["rows"])
+            result.computed_points += int(stats["points"])
+            if stats.get("node_id") and use_ray:
+                result.nodes.add(str(stats["node_id"]))
+
+        try:
+            if engine == "actors":
+                _run_actors(spec, layout, missing, fingerprint, bar, on_result, host_actors,
+                            stream_actors, result)
+            elif address is not None:
+                _run_tasks(spec, layout, missing, fingerprint, bar, on_result, moves)
+            else:
+                for b in missing:
+                    start, stop = layout.bounds(b)
+                    batch = evaluate(spec, start, stop, on_progress=bar.advance)
+                    on_result(write_batch(root, layout.n_points, layout.batch_size, b, batch,
+                                          fingerprint, engine))
+        except BaseException:
+            bar.close()
+            man.update(status="interrupted", updated=rundir.now(), counts=result.counts,
+                       migrations=result.migrations)
+            try:
+                rundir.write_json(root / rundir.MANIFEST, man)
+            except OSError:
+                pass
+            raise
+        bar.close()
+
+    if use_ray:
+        from runner.execute import ray_session
+        with ray_session(address):
+            body()
+    else:
+        body()
+    result.wall_s = time.monotonic() - t0
+    man.update(status="complete", updated=rundir.now(), counts=result.counts,
+               migrations=result.migrations, wall_s=round(result.wall_s, 3))
+    rundir.write_json(root / rundir.MANIFEST, man)
+    return result
+
+
+def _run_actors(spec: ScenarioSpec, layout: Layout, missing: Iterable[int], fingerprint: str,
+                bar: Progress, on_result: Callable[[dict[str, Any]], None],
+                host_actors: int | None, stream_actors: int | None,
+                result: ScenarioRunResult) -> None:
+    from runner.scenario_actors import MAX_HOST_ACTORS, STREAM_ACTORS, ActorPool
+
+    pool = ActorPool(host_actors or MAX_HOST_ACTORS, stream_actors or STREAM_ACTORS)
+    try:
+        for b in missing:
+            start, stop = layout.bounds(b)
+            batch = evaluate(spec, start, stop, backend_factory=pool.backend,
+                             on_progress=bar.advance)
+            stats = write_batch(layout.root, layout.n_points, layout.batch_size, b, batch,
+                                fingerprint, "actors")
+            on_result(stats)
+        if pool.hosts:
+            result.nodes |= set(pool.nodes())
+    finally:
+        pool.shutdown()
+
+
+def _task(spec: ScenarioSpec, root: str, n_points: int, batch_size: int, batch: int,
+          fingerprint: str) -> dict[str, Any]:
+    """One batch of points in a Ray task (in-process engine)."""
+    lay = Layout(Path(root), n_points, batch_size)
+    start, stop = lay.bounds(batch)
+    b = evaluate(spec, start, stop)
+    return write_batch(Path(root), n_points, batch_size, batch, b, fingerprint, "local")
+
+
+def _run_tasks(spec: ScenarioSpec, layout: Layout, missing: list[int], fingerprint: str,
+               bar: Progress, on_result: Callable[[dict[str, Any]], None],
+               moves: list[int]) -> None:
+    import ray
+    from ray import exceptions as rex
+
+    from runner.execute import MAX_RETRIES, cluster_cpus
+
+    task = ray.remote(_task).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False,
+                                     name="migsim-scenario-batch")
+    spec_ref = ray.put(spec)
+    cap = max(2, 2 * cluster_cpus())
+    todo = iter(missing)
+    inflight: dict[Any, int] = {}
+    try:
+        while True:
+            while len(inflight) < cap:
+                b = next(todo, None)
+                if b is None:
+                    break
+                inflight[task.remote(spec_ref, str(layout.root), layout.n_points,
+                                     layout.batch_size, b, fingerprint)] = b
+            if not inflight:
+                break
+            done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+            bar.draw()
+            for ref in done:
+                b = inflight.pop(ref)
+                try:
+                    stats = ray.get(ref)
+                except rex.RayTaskError as exc:
+                    cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                    raise RayError(f"batch {b} failed: {type(cause).__name__}: "
+                                   f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+                                   ) from None
+                except rex.RayError as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise RayError(f"batch {b} lost after {MAX_RETRIES} retries: "
+                                   f"{type(exc).__name__}: {first}") from None
+                on_result(stats)
+                start, stop = layout.bounds(b)
+                bar.advance(sum(moves[start:stop]))
+    except BaseException:
+        for ref in inflight:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001
+                pass
+        raise
+
+
+def load_tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A scenario run's three tables as Polars LazyFrames: ``migrations``, ``scenarios``, ``hosts``.
+
+    Raises
+    ------
+    RunDirError
+        If ``run_dir`` is not a scenario run or holds no results.
+    """
+    import polars as pl
+
+    root = Path(run_dir)
+    man = rundir.read_manifest(root)
+    if man.get("kind") != MANIFEST_KIND:
+        raise RunDirError(f"{root}: is not a scenario run (run.json kind {man.get('kind')!r})")
+    out = {}
+    for name, sub in (("migrations", rundir.PARTS), ("scenarios", SCENARIOS), ("hosts", HOSTS)):
+        parts = sorted((root / sub).glob("part-*.parquet"))
+        if not parts:
+            raise RunDirError(f"{root}: no results yet (no committed part in {root / sub})")
+        out[name] = pl.scan_parquet([str(p) for p in parts])
+    return out
+
+
+def nan_to_none(x: float) -> float | None:
+    """For JSON: NaN as null."""
+    return None if isinstance(x, float) and math.isnan(x) else x
