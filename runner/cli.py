@@ -18,22 +18,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _register() -> None:
     # Each module adds its commands to ``app``.
-    from runner import cli_migrate  # noqa: F401
-    try:
-        from runner import cli_sweep  # noqa: F401
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    try:
-        from runner import cli_scenario  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
+    from runner import cli_migrate, cli_scenario, cli_sweep, cli_validate  # noqa: F401
 
 
 def main() -> None:
     """Entry point of the ``migsim`` console script."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit(code)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MigsimError as exc:
         typer.echo(f"migsim: error: {exc}", err=True)
         sys.exit(2)

@@ -1,0 +1,64 @@
+"""``migsim migrate`` and ``migsim validate`` run as a user runs them (real subprocess)."""
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import cli_env, migsim_command
+
+
+def migsim(*args):
+    return subprocess.run([*migsim_command(), *args], capture_output=True, text=True, env=cli_env(),
+                          timeout=300)
+
+
+def test_timeline_and_rounds():
+    r = migsim("migrate", "--profile", "vsphere-5.1", "--memory", "16GiB", "--dirty-rate", "200MB/s",
+               "--wws", "2GiB", "--link", "10GbE", "--rounds")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for word in ("pre-copy", "switch-over", "downtime", "verdict", "COMPLETED", "passes"):
+        assert word in out
+
+
+def test_json_has_canonical_outputs():
+    r = migsim("migrate", "--profile", "qemu", "--memory", "4GiB", "--dirty-rate", "7000pages/s",
+               "--dirty-pattern", "sequential", "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    for key in ("status", "reason", "total_time_s", "downtime_ms", "transferred_bytes",
+                "memory_transferred_bytes", "precopy_rounds", "converged", "final_round_bytes",
+                "max_throttle_pct", "connections_preserved", "precopy_s"):
+        assert key in row
+    assert row["status"] == "completed" and row["total_time_s"] > 0
+
+
+@pytest.mark.parametrize("args, flag, allowed", [
+    (["--memory", "-5GiB"], "--memory", "> 0"),
+    (["--link", "0GbE"], "--link", "> 0"),
+    (["--profile", "vmware-6"], "--profile", "vsphere-5.1"),
+    (["--dirty-rate", "fast"], "--dirty-rate", "200MB/s"),
+    (["--nics", "2.5"], "--nics", "whole number"),
+    (["--dirty-pattern", "zigzag"], "--dirty-pattern", "sequential"),
+])
+def test_bad_values_one_line_exit_2(args, flag, allowed):
+    r = migsim("migrate", *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert flag in lines[0] and allowed in lines[0]
+    assert r.stdout == ""
+
+
+def test_refused_migration_is_an_answer_not_a_crash():
+    r = migsim("migrate", "--profile", "vsphere-5.1", "--link", "100Mbit/s", "--json")
+    assert r.returncode == 1
+    row = json.loads(r.stdout)
+    assert row["status"] == "rejected" and "Gbit/s" in row["reason"]
+
+
+def test_validate_command():
+    r = migsim("validate", "tests/data/qemu-train.csv")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "verdicts wrong: 0" in r.stdout
