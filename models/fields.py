@@ -153,7 +153,12 @@ INPUTS: tuple[Field, ...] = (
     Field("dirty_pattern", "dirty_pattern", "choice", "random",
           "random: uniform over the WWS; sequential: sweeps the WWS in order", choices=DIRTY_PATTERNS),
     Field("wws", "wws_bytes", "size", None,
-          "writable working set (hot pages that are rewritten); default: all memory"),
+          "writable working set (the pages that are rewritten); default: all nonzero memory "
+          "outside the hot set"),
+    Field("hot_set", "hot_set_bytes", "size", 0.0,
+          "hot set: pages rewritten far faster than the WWS (Clark's writable working set), "
+          "disjoint from it; written uniformly at hot_rate"),
+    Field("hot_rate", "hot_rate_Bps", "rate", 0.0, "page-dirty rate on the hot set"),
     Field("zero_fraction", "zero_fraction", "fraction", 0.0,
           "share of memory that is zero pages (sent as headers only)", hi=1.0),
     Field("compressibility", "compressibility", "ratio", 2.0,

@@ -277,14 +277,15 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     max_bw = dflt("max_bandwidth_Bps", "max_bandwidth_Bps")
     zero_frac = c["zero_fraction"]
     wws_b = c["wws_bytes"]
+    hot_b = c["hot_set_bytes"]
     nonzero_b = memory * (1.0 - zero_frac)
-    wws_b = np.where(np.isnan(wws_b), nonzero_b, wws_b)
+    wws_b = np.where(np.isnan(wws_b), np.maximum(nonzero_b - hot_b, 0.0), wws_b)
     disk = c["disk_bytes"]
     disk_wws = np.where(np.isnan(c["disk_wws_bytes"]), disk, c["disk_wws_bytes"])
 
-    reject(wws_b > nonzero_b * (1 + 1e-9),
-           "wws: exceeds the memory that is not zero pages (memory x (1 - zero_fraction)); "
-           "lower wws or zero_fraction")
+    reject(wws_b + hot_b > nonzero_b * (1 + 1e-9),
+           "wws: wws + hot_set exceed the memory that is not zero pages "
+           "(memory x (1 - zero_fraction)); lower wws, hot_set or zero_fraction")
     reject(disk_wws > disk * (1 + 1e-9), "disk_wws: exceeds disk")
     reject(memory < ps, "memory: smaller than one page (page_size)")
     st_code = cat["storage"]
@@ -384,6 +385,7 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
         wire_zero=g("zero_page_bytes")[idx],
         scan_s=(pages_zero * ps / g("scan_Bps"))[idx],
         dirty_pps=np.where(wws_b > 0, c["dirty_rate_Bps"] / ps, 0.0)[idx],
+        hot=(hot_b / ps)[idx], hot_pps=np.where(hot_b > 0, c["hot_rate_Bps"] / ps, 0.0)[idx],
         sequential=(cat["dirty_pattern"] == 1)[idx],
         rate_Bps=pre_rate[idx], burst_Bps=rates.wire_Bps[idx], mem_cap_pps=mem_cap_pps[idx],
         window_s=g("rate_window_s")[idx], check_s=g("check_interval_s")[idx],

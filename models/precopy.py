@@ -71,7 +71,9 @@ class Config:
     wire_page: np.ndarray          # wire bytes per normal page (header, compression included)
     wire_zero: np.ndarray          # wire bytes per zero page
     scan_s: np.ndarray             # round-0 time to scan the zero pages, s
-    dirty_pps: np.ndarray          # page writes per second before any throttle
+    dirty_pps: np.ndarray          # page writes per second on the WWS before any throttle
+    hot: np.ndarray                # hot set, pages (rewritten at hot_pps, uniformly; 0: none)
+    hot_pps: np.ndarray            # page writes per second on the hot set
     sequential: np.ndarray         # bool: sequential sweep (else random)
     rate_Bps: np.ndarray           # pre-copy wire rate, bytes/s
     burst_Bps: np.ndarray          # wire rate inside a rate-limiter window, bytes/s
@@ -134,6 +136,7 @@ class State:
 
     seg: np.ndarray                # passes done (round 0 included)
     pending: np.ndarray            # pages pending at the last sync (before round 0: nonzero pages)
+    pending_hot: np.ndarray        # ... of which in the hot set
     t: np.ndarray                  # pre-copy time so far, s
     mem_bytes: np.ndarray          # memory wire bytes so far
     theta: np.ndarray              # current vCPU throttle (fraction)
@@ -173,8 +176,8 @@ for _j, _f in enumerate(fields(Config)):
 for _j, _f in enumerate(fields(State)):
     globals()["S_" + _f.name.upper()] = _j
 del _j, _f
-N_PLAN = 6   # rate, pps, sent, remaining, wire bytes, extra s
-P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA = range(N_PLAN)
+N_PLAN = 7   # rate, pps, sent, remaining, wire bytes, extra s, remaining hot
+P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA, P_REM_HOT = range(N_PLAN)
 
 
 @dataclass(frozen=True)
@@ -187,10 +190,11 @@ class Plan:
     remaining: np.ndarray          # pages still pending when the pass ends (QEMU mid-pass sync)
     wire_bytes: np.ndarray         # wire bytes of the pass
     extra_s: np.ndarray            # CPU time that does not use the link (zero-page scan)
+    remaining_hot: np.ndarray      # ... of the remaining pages, those in the hot set
 
     def packed(self) -> np.ndarray:
         return np.stack([self.rate_Bps, self.send_pps, self.sent, self.remaining, self.wire_bytes,
-                         self.extra_s], axis=1).astype(np.float64)
+                         self.extra_s, self.remaining_hot], axis=1).astype(np.float64)
 
 
 # ----------------------------------------------------------------------------- scalar kernels
@@ -256,16 +260,27 @@ def _plan_row(C, S, i, link, out):
         k = math.floor(max(P - _threshold(C, i, pps), 0.0) / per_check) + 1.0
         sent = min(P, k * per_check)
     remaining = P - sent
+    H = S[i, S_PENDING_HOT]
+    # the sender goes by address, so what remains holds hot pages in proportion
+    rem_hot = remaining * H / P if P > 0.0 else 0.0
     # Xen: pages dirtied within the pass before their turn wait for the next pass
     if C[i, C_SKIP] != 0.0:
         remaining = 0.0
-        d = C[i, C_DIRTY_PPS] * (1.0 - S[i, S_THETA])
+        rem_hot = 0.0
+        keep = 1.0 - S[i, S_THETA]
+        d = C[i, C_DIRTY_PPS] * keep
         w = C[i, C_WWS]
-        if d > 0.0 and w > 0.0:
-            share = w if first else min(P, w)
+        dh = C[i, C_HOT_PPS] * keep
+        wh = C[i, C_HOT]
+        if (d > 0.0 and w > 0.0) or (dh > 0.0 and wh > 0.0):
+            share = w if first else min(P - H, w)
             tau = P / pps + extra
             for _ in range(2):
-                skipped = share * _skip_fraction(d * tau / w, C[i, C_SEQUENTIAL])
+                skipped = 0.0
+                if d > 0.0 and w > 0.0:
+                    skipped += share * _skip_fraction(d * tau / w, C[i, C_SEQUENTIAL])
+                if dh > 0.0 and wh > 0.0:
+                    skipped += (wh if first else H) * _skip_fraction(dh * tau / wh, 0.0)
                 sent = max(P - skipped, 0.0)
                 tau = sent / pps + extra
     wire = sent * C[i, C_WIRE_PAGE]
@@ -277,6 +292,7 @@ def _plan_row(C, S, i, link, out):
     out[P_REMAINING] = remaining
     out[P_WIRE] = wire
     out[P_EXTRA] = extra
+    out[P_REM_HOT] = rem_hot
 
 
 @njit(cache=True)
@@ -309,21 +325,28 @@ def _finish_row(C, S, i, pl, duration):
     W = C[i, C_WWS]
     theta = S[i, S_THETA]
     d = C[i, C_DIRTY_PPS] * (1.0 - theta)
+    dh = C[i, C_HOT_PPS] * (1.0 - theta)
+    Wh = C[i, C_HOT]
     seg0 = S[i, S_SEG]
     P0 = S[i, S_PENDING]
     R = pl[P_REMAINING]
+    Rh = pl[P_REM_HOT]
+    Rw = R - Rh
     new = unique_dirtied_one(d, W, duration, seq)
+    new_hot = unique_dirtied_one(dh, Wh, duration, 0.0)
     # sequential sweep: 1st mid-pass sync independent (in expectation over the sweep position),
     # 2nd partly overlapping where the first arc wrapped, then the sender trails the guest
-    if seq != 0.0 and seg0 == 2.0 and R > 0.0:
-        ov = sequential_second_overlap(S[i, S_PREV_REMAINING], S[i, S_PREV_NEW], R, new, W, 8)
-        pending = min(R + new - ov, W)
+    if seq != 0.0 and seg0 == 2.0 and Rw > 0.0:
+        ov = sequential_second_overlap(S[i, S_PREV_REMAINING], S[i, S_PREV_NEW], Rw, new, W, 8)
+        pending_w = min(Rw + new - ov, W)
     else:
-        pending = union_pending_one(R, new, W, 1.0 if (seq != 0.0 and seg0 >= 3.0) else 0.0)
+        pending_w = union_pending_one(Rw, new, W, 1.0 if (seq != 0.0 and seg0 >= 3.0) else 0.0)
+    pending_h = union_pending_one(Rh, new_hot, Wh, 0.0)
+    pending = pending_w + pending_h
     seg = seg0 + 1.0
     t = S[i, S_T] + duration
     mem = S[i, S_MEM_BYTES] + pl[P_WIRE]
-    dirty_Bps = new * C[i, C_PAGE_BYTES] / max(duration, 1e-300)
+    dirty_Bps = (new + new_hot) * C[i, C_PAGE_BYTES] / max(duration, 1e-300)
     remedy = C[i, C_REMEDY]
 
     # QEMU auto-converge bookkeeping (trigger checked once per period of syncs >= 1 s)
@@ -360,7 +383,7 @@ def _finish_row(C, S, i, pl, duration):
     h = _check_interval(C, i, nxt_rate)
     s_h = nxt_pps * h
     hopeless = False
-    if seq == 0.0 and seg >= 2.0 and h > 0.0 and th > s_h and W > 0.0:
+    if seq == 0.0 and seg >= 2.0 and h > 0.0 and th > s_h and W > 0.0 and Wh == 0.0:
         g1 = unique_dirtied_one(d, W, h, seq) * (1.0 - (th - s_h) / W) - s_h
         hopeless = g1 >= 0.0
     progress = pending < P0 * (1.0 - STALL_TOLERANCE) and not hopeless
@@ -372,8 +395,8 @@ def _finish_row(C, S, i, pl, duration):
     stalled = stalls >= STALLS_TO_GIVE_UP
 
     # vSphere SDPS: throttle the vCPUs just enough when a pass does not shrink the dirty set
-    if remedy == SDPS and seg >= 2.0 and pending > C[i, C_SDPS_SHRINK] * P0 and d > 0.0:
-        need = 1.0 - C[i, C_SDPS_TARGET] * pl[P_PPS] / C[i, C_DIRTY_PPS]
+    if remedy == SDPS and seg >= 2.0 and pending > C[i, C_SDPS_SHRINK] * P0 and d + dh > 0.0:
+        need = 1.0 - C[i, C_SDPS_TARGET] * pl[P_PPS] / (C[i, C_DIRTY_PPS] + C[i, C_HOT_PPS])
         theta = max(theta, min(max(need, 0.0), 0.99))
 
     status = RUNNING
@@ -402,6 +425,7 @@ def _finish_row(C, S, i, pl, duration):
         status, reason = FAILED, R_PASSES
 
     S[i, S_PENDING] = pending
+    S[i, S_PENDING_HOT] = pending_h
     S[i, S_T] = t
     S[i, S_MEM_BYTES] = mem
     S[i, S_THETA] = theta
@@ -412,7 +436,7 @@ def _finish_row(C, S, i, pl, duration):
     S[i, S_AC_SENT] = ac_sent
     S[i, S_LAST_SENT] = pl[P_SENT]
     S[i, S_STALLS] = stalls
-    S[i, S_PREV_REMAINING] = R
+    S[i, S_PREV_REMAINING] = Rw
     S[i, S_PREV_NEW] = new
     S[i, S_STATUS] = status
     S[i, S_REASON] = reason
@@ -432,7 +456,8 @@ def _fast_forward_row(C, S, i):
     """
     if S[i, S_STATUS] != RUNNING or S[i, S_SEG] < 3.0:
         return
-    if C[i, C_REMEDY] == AUTO_CONVERGE or C[i, C_ADAPTIVE] != 0.0 or C[i, C_SKIP] != 0.0:
+    if (C[i, C_REMEDY] == AUTO_CONVERGE or C[i, C_ADAPTIVE] != 0.0 or C[i, C_SKIP] != 0.0
+            or C[i, C_HOT_PPS] > 0.0):
         return
     rate = C[i, C_RATE_BPS]
     pps = _send_pps(C, i, rate)
@@ -538,6 +563,7 @@ def _duration_all(C, S, PL, out):
 def _start_packed(cfg: Config) -> np.ndarray:
     S = np.zeros((cfg.pages_nonzero.shape[0], len(fields(State))))
     S[:, S_PENDING] = cfg.pages_nonzero
+    S[:, S_PENDING_HOT] = cfg.hot
     S[:, S_LAST_SENT] = np.inf
     return S
 

@@ -9,6 +9,10 @@ second. Two patterns (DESIGN.md §2):
 
 The classic linear model of the literature is ``W = memory`` with ``r·t ≪ W``.
 
+A second, optional tier — the hot set — is rewritten uniformly at its own, usually much higher,
+rate: Clark et al.'s writable working set, pages rewritten so often that resending them is
+pointless. It is disjoint from the WWS and counted the same way (random pattern).
+
 Overlap (what makes the pending set smaller than "remaining + newly dirtied"): when the dirty
 bitmap is synchronised, a page that is still pending and was dirtied again is owed once. For random
 writes the new pages are independent of the pending ones, so the expected union is
@@ -17,7 +21,7 @@ of the sender (ascending addresses): right after the first full pass the guest's
 the sender is uniform (expected union as for random, averaged over where the sweep starts); after
 that the sender trails the guest, the pages still pending are the ones just behind the guest's
 previous position and the new pages lie ahead of it, so the two sets are adjacent arcs of the WWS
-and the union is ``min(R + N, W)``. Not modelled: multiple hot regions with different rates, reads,
+and the union is ``min(R + N, W)``. Not modelled: more than two regions with different rates, reads,
 or writes that leave a page's content unchanged.
 """
 

@@ -7,9 +7,10 @@ over every NIC of the cluster). What lives in actors:
 - :class:`HostActor` — one per host (``--host-actors`` caps the count; hosts then share actors
   round-robin): the host's admission ledger (``models.admission.Ledger``: its resources' limits,
   their usage, its queue; it checks every start against the limits) and the books of its NICs
-  (bytes sent and received, peak load), updated at every rate change. These calls are one-way
-  (ordered per actor by Ray, never waited for), so they cost the coordinator no round trip;
-  a violated limit surfaces when the books are read at the end of the scenario.
+  (bytes sent and received, peak load), updated at every rate change. These messages are one-way:
+  queued per actor in order and delivered in batches (Ray keeps the order of one caller's calls to
+  an actor), never waited for, so they cost the coordinator no round trip; a violated limit
+  surfaces when the books are read at the end of the scenario.
 - :class:`StreamActor` — a pool (``--stream-actors``); each active migration stream lives on one
   of them for its whole pre-copy (assigned to the least busy actor, ties to the lowest index), which
   ends its passes and plans the next with ``models.precopy`` — the same
@@ -38,6 +39,8 @@ from runner.errors import RayError
 MAX_HOST_ACTORS = 32
 #: Default number of stream actors.
 STREAM_ACTORS = 4
+#: One-way messages queued per host actor before they are sent as one call.
+BATCH = 64
 
 
 class _Host:
@@ -70,6 +73,14 @@ class _Host:
     def nic_rates(self, t: float, rates: Mapping[int, float]) -> None:
         for nic in sorted(rates):
             self.nics[nic // 2].set(t, nic % 2, rates[nic])
+
+    def apply(self, messages: Sequence[tuple]) -> None:
+        """Apply queued messages in order: ``("ops", {host: ops})`` and ``("nic", t, rates)``."""
+        for m in messages:
+            if m[0] == "ops":
+                self.ledger_ops(m[1])
+            else:
+                self.nic_rates(m[1], m[2])
 
     def stats(self, t_end: float) -> dict[int, dict[str, Any]]:
         if self.error:
@@ -174,6 +185,19 @@ class ActorBackend:
         self.host_of: list[int] = []
         self.stream_of: dict[int, int] = {}
         self.load: list[int] = [0] * len(pool.streams)
+        self.outbox: dict[int, list[tuple]] = {}
+
+    def _post(self, actor: int, message: tuple) -> None:
+        box = self.outbox.setdefault(actor, [])
+        box.append(message)
+        if len(box) >= BATCH:
+            self._flush(actor)
+
+    def _flush(self, actor: int | None = None) -> None:
+        for a in sorted(self.outbox) if actor is None else [actor]:
+            if self.outbox.get(a):
+                self.pool.hosts[a].apply.remote(self.outbox[a])
+                self.outbox[a] = []
 
     def reset(self, ledgers: Sequence[Mapping[admission.Key, float]], n_hosts: int) -> None:
         import ray
@@ -186,6 +210,7 @@ class ActorBackend:
             per[self.host_of[h]][h] = ledgers[h]
         self.stream_of = {}
         self.load = [0] * len(self.pool.streams)
+        self.outbox = {}
         ray.get([a.reset.remote(per[i]) for i, a in enumerate(self.pool.hosts)]
                 + [s.reset.remote() for s in self.pool.streams])
 
@@ -194,14 +219,14 @@ class ActorBackend:
         for h in sorted(ops):
             by_actor.setdefault(self.host_of[h], {})[h] = ops[h]
         for a in sorted(by_actor):
-            self.pool.hosts[a].ledger_ops.remote(by_actor[a])
+            self._post(a, ("ops", by_actor[a]))
 
     def nic_rates(self, t: float, rates: Mapping[int, float]) -> None:
         by_actor: dict[int, dict[int, float]] = {}
         for nic in sorted(rates):
             by_actor.setdefault(self.host_of[nic // 2], {})[nic] = rates[nic]
         for a in sorted(by_actor):
-            self.pool.hosts[a].nic_rates.remote(t, by_actor[a])
+            self._post(a, ("nic", t, by_actor[a]))
 
     def open_streams(self, ids: np.ndarray, cfg: precopy.Config) -> None:
         groups: dict[int, list[int]] = {}
@@ -249,6 +274,7 @@ class ActorBackend:
     def host_stats(self, t_end: float) -> list[dict[str, Any]]:
         import ray
 
+        self._flush()
         try:
             parts = ray.get([a.stats.remote(t_end) for a in self.pool.hosts])
         except Exception as exc:  # noqa: BLE001

@@ -30,3 +30,81 @@ def test_hyperv_2012_r2_transports_8gb():
     assert tcp > 60
     assert comp == pytest.approx(15, rel=0.3)
     assert smb < 10
+
+
+# Clark et al. 2005 (Xen, gigabit LAN). The paper gives the workloads by name, not their dirty
+# rates, so each row is given one plausible workload: a writable working set (wws) rewritten at a
+# moderate rate and, where the paper reports a large final round, a small hot set rewritten much
+# faster. Resume times are the paper's own split of the downtime where it gives one.
+CLARK = {
+    # name: (memory, wws, dirty_rate, hot_set, hot_rate, resume_s)
+    "web": (800e6, 64e6, 3e6, 16e6, 200e6, None),
+    "specweb": (800e6, 128e6, 20e6, 16e6, 200e6, 0.009),
+    "quake": (64 * 2**20, 16e6, 16e6, 0.0, 0.0, 0.040),
+}
+
+
+def clark(name, **extra):
+    mem, wws, rate, hot, hot_rate, resume = CLARK[name]
+    over = {"xen": {"resume_s": resume}} if resume is not None else None
+    cols = {"profile": "xen", "memory_bytes": mem, "wws_bytes": wws, "dirty_rate_Bps": rate,
+            "hot_set_bytes": hot, "hot_rate_Bps": hot_rate, "link_bps": 1e9, **extra}
+    return simulate(cols, overrides=over, detail=True)
+
+
+def test_clark_simple_web_server():
+    # first pass ~776 MB in ~62 s at 100 Mbit/s, then ~9.8 s more; downtime ~165 ms
+    r = clark("web")
+    first = r["rounds"][0][0]
+    assert first.rate_Bps * 8 == pytest.approx(100e6)
+    assert first.wire_bytes == pytest.approx(776e6, rel=0.15)
+    assert first.duration_s == pytest.approx(62, rel=0.15)
+    assert r["downtime_ms"][0] == pytest.approx(165, rel=0.15)
+
+
+def test_clark_specweb():
+    # ~960 MB sent for 800 MB (x1.20), last round ~18.2 MB, downtime 210 ms
+    r = clark("specweb")
+    assert r["memory_transferred_bytes"][0] / 800e6 == pytest.approx(1.20, rel=0.15)
+    assert r["downtime_ms"][0] == pytest.approx(210, rel=0.15)
+    assert r["final_round_bytes"][0] == pytest.approx(18.2e6, rel=0.25)
+
+
+def test_clark_quake3():
+    # ~88 MB sent for 64 MB (x1.37), last round ~148 KB, downtime 60 ms
+    r = clark("quake")
+    assert r["memory_transferred_bytes"][0] / (64 * 2**20) == pytest.approx(1.37, rel=0.15)
+    assert r["downtime_ms"][0] == pytest.approx(60, rel=0.15)
+    assert r["final_round_bytes"][0] < 1e6
+
+
+def test_clark_rates_adapt_from_100_to_500_mbit():
+    passes = clark("specweb")["rounds"][0]
+    rates = [p.rate_Bps * 8 for p in passes]
+    assert rates[0] == pytest.approx(100e6)
+    assert all(r <= 500e6 + 1 for r in rates)
+    assert rates[-1] > rates[1]
+
+
+def diabolical():
+    return simulate({"profile": "xen", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
+                     "dirty_rate_Bps": 60e6, "dirty_pattern": "sequential", "link_bps": 1e9})
+
+
+def test_clark_constant_writes_cannot_converge():
+    # 512 MB VM rewriting a 256 MB region: pre-copy is cut short and the region goes in the
+    # stop-and-copy (Clark: last round ~222.5 MB, downtime ~3.5 s).
+    r = diabolical()
+    assert r["status"][0] == "completed" and r["forced"][0] and not r["converged"][0]
+    assert r["final_round_bytes"][0] == pytest.approx(256 * 2**20 * 4104 / 4096, rel=0.2)
+    assert r["downtime_ms"][0] > 1500
+
+
+@pytest.mark.xfail(strict=True, reason="Clark's 638 MB total implies pre-copy stopped right after "
+                   "the first pass, which none of Xen's published stop rules does for a uniform "
+                   "256 MB working set; the model stops after a few passes (x2.2) and sends the "
+                   "final round at line rate (~2.3 s, not 3.5 s)")
+def test_clark_constant_writes_traffic_and_downtime():
+    r = diabolical()
+    assert r["memory_transferred_bytes"][0] / (512 * 2**20) == pytest.approx(1.25, rel=0.15)
+    assert r["downtime_ms"][0] == pytest.approx(3500, rel=0.15)
