@@ -402,7 +402,13 @@ def _finish_row(C, S, i, pl, duration):
     status = RUNNING
     reason = R_NONE
     uncapped = math.isinf(C[i, C_MAX_ROUNDS]) and math.isinf(C[i, C_MAX_TRAFFIC])
-    if pending <= th:
+    if t > C[i, C_TIMEOUT_S]:
+        # cancelled during this pass: count only what went out before the timeout
+        status, reason = FAILED, R_TIMEOUT
+        used = (C[i, C_TIMEOUT_S] - S[i, S_T]) / duration
+        mem = S[i, S_MEM_BYTES] + pl[P_WIRE] * used
+        t = C[i, C_TIMEOUT_S]
+    elif pending <= th:
         status = CONVERGED
     elif seg >= C[i, C_MAX_ROUNDS]:
         status, reason = FORCED, R_ROUNDS

@@ -44,6 +44,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import numpy as np
 
 from models import admission, migration, precopy, sharing
+from models.sharing import NicBook
 from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS
 from models.placement import Host, Move, Stage, VM
 from models.policy import Limits, Policy, get_profile
@@ -375,35 +376,6 @@ class Backend(Protocol):
 
     def host_stats(self, t_end: float) -> list[dict[str, Any]]:
         """Per-host books at the end of the scenario."""
-
-
-class NicBook:
-    """Bytes and peak load of a host's NICs (egress and ingress), integrated from rate changes."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.rate = {0: 0.0, 1: 0.0}
-        self.bytes = {0: 0.0, 1: 0.0}
-        self.peak = {0: 0.0, 1: 0.0}
-
-    def set(self, t: float, direction: int, rate: float) -> None:
-        """From ``t`` on, the NIC direction (0 egress, 1 ingress) carries ``rate`` bytes/s."""
-        self.advance(t)
-        self.rate[direction] = rate
-        self.peak[direction] = max(self.peak[direction], rate)
-
-    def advance(self, t: float) -> None:
-        """Integrate bytes up to ``t``."""
-        dt = t - self.t
-        if dt > 0:
-            for d in (0, 1):
-                self.bytes[d] += self.rate[d] * dt
-            self.t = t
-
-    def stats(self) -> dict[str, float]:
-        """Bytes sent/received and peak rates."""
-        return {"sent_bytes": self.bytes[0], "received_bytes": self.bytes[1],
-                "peak_egress_Bps": self.peak[0], "peak_ingress_Bps": self.peak[1]}
 
 
 class LocalBackend:

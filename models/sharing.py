@@ -10,6 +10,9 @@ when one of its NICs is full; repeat until every stream is frozen. The result is
 max-min fair allocation: no stream can get more without taking from a stream that has less or the
 same. ``k`` equal uncapped streams on one link of capacity ``B`` each get exactly ``B / k``.
 
+:class:`NicBook` integrates the load of one host's NICs over time (bytes sent and received, peak
+load) from the rates the engine sets at each event.
+
 Left out: TCP dynamics (slow start, loss, RTT unfairness — long-lived TCP flows approach max-min
 fairness, which is the usual fluid idealisation), switch fabric and core-link contention (only the
 host NICs are bottlenecks), per-NIC bin-packing of single-stream transports on multi-NIC hosts (the
@@ -116,3 +119,32 @@ def link_load(n_links: int, ends: np.ndarray, rate: np.ndarray) -> np.ndarray:
     w = np.repeat(np.asarray(rate, dtype=np.float64)[:, None], ends.shape[1], axis=1)
     ok = ends >= 0
     return np.bincount(ends[ok], weights=w[ok], minlength=n_links)[:n_links]
+
+
+class NicBook:
+    """Bytes and peak load of a host's NICs (egress and ingress), integrated from rate changes."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.rate = {0: 0.0, 1: 0.0}
+        self.bytes = {0: 0.0, 1: 0.0}
+        self.peak = {0: 0.0, 1: 0.0}
+
+    def set(self, t: float, direction: int, rate: float) -> None:
+        """From ``t`` on, the NIC direction (0 egress, 1 ingress) carries ``rate`` bytes/s."""
+        self.advance(t)
+        self.rate[direction] = rate
+        self.peak[direction] = max(self.peak[direction], rate)
+
+    def advance(self, t: float) -> None:
+        """Integrate bytes up to ``t``."""
+        dt = t - self.t
+        if dt > 0:
+            for d in (0, 1):
+                self.bytes[d] += self.rate[d] * dt
+            self.t = t
+
+    def stats(self) -> dict[str, float]:
+        """Bytes sent/received and peak rates."""
+        return {"sent_bytes": self.bytes[0], "received_bytes": self.bytes[1],
+                "peak_egress_Bps": self.peak[0], "peak_ingress_Bps": self.peak[1]}

@@ -27,13 +27,17 @@ and killed at the end.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from models import admission, precopy
-from models.scenario import NicBook, StepResult, StreamSet
+from models import admission
+from models.sharing import NicBook
 from runner.errors import RayError
+
+if TYPE_CHECKING:  # the pre-copy stack (numba) is imported only where streams run
+    from models import precopy
+    from models.scenario import StepResult
 
 #: Default cap on host actors (hosts beyond it share actors).
 MAX_HOST_ACTORS = 32
@@ -96,6 +100,7 @@ class _Streams:
     """State of one stream actor: a ``StreamSet``."""
 
     def __init__(self) -> None:
+        from models.scenario import StreamSet
         self.set = StreamSet()
 
     def node(self) -> str:
@@ -103,14 +108,15 @@ class _Streams:
         return ray.get_runtime_context().get_node_id()
 
     def reset(self) -> int:
+        from models.scenario import StreamSet
         self.set = StreamSet()
         return os.getpid()
 
-    def open(self, ids: np.ndarray, cfg: precopy.Config) -> None:
+    def open(self, ids: np.ndarray, cfg: "precopy.Config") -> None:
         self.set.open(ids, cfg)
 
     def step(self, starts: np.ndarray, ends: np.ndarray, duration_s: np.ndarray,
-             rate_Bps: np.ndarray) -> StepResult:
+             rate_Bps: np.ndarray) -> "StepResult":
         return self.set.step(starts, ends, duration_s, rate_Bps)
 
     def close(self, ids: Sequence[int]) -> None:
@@ -228,7 +234,7 @@ class ActorBackend:
         for a in sorted(by_actor):
             self._post(a, ("nic", t, by_actor[a]))
 
-    def open_streams(self, ids: np.ndarray, cfg: precopy.Config) -> None:
+    def open_streams(self, ids: np.ndarray, cfg: "precopy.Config") -> None:
         groups: dict[int, list[int]] = {}
         for j, i in enumerate(ids.tolist()):
             a = min(range(len(self.load)), key=lambda k: (self.load[k], k))
@@ -237,11 +243,11 @@ class ActorBackend:
             groups.setdefault(a, []).append(j)
         for a in sorted(groups):
             rows = np.array(groups[a], dtype=np.int64)
-            sub = type(cfg)(**{k: v[rows] for k, v in vars(cfg).items()})
+            sub = cfg.take(rows)
             self.pool.streams[a].open.remote(ids[rows], sub)
 
     def step_streams(self, starts: np.ndarray, ends: np.ndarray, duration_s: np.ndarray,
-                     rate_Bps: np.ndarray) -> list[StepResult]:
+                     rate_Bps: np.ndarray) -> "list[StepResult]":
         import ray
 
         s_by: dict[int, list[int]] = {}

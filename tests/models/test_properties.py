@@ -15,6 +15,8 @@ point = st.fixed_dictionaries({
     "wws_share": st.floats(0.001, 1.0),
     "zero_fraction": st.floats(0.0, 0.9),
     "dirty_rate_Bps": st.floats(0, 3e9),
+    "hot_share": st.sampled_from([0.0, 0.0, 0.01, 0.05]),
+    "hot_rate_Bps": st.floats(0, 5e9),
     "dirty_pattern": st.sampled_from(["random", "sequential"]),
     "link_bps": st.sampled_from([1e9, 2.5e9, 10e9, 25e9, 40e9]),
     "nics": st.integers(1, 4),
@@ -26,8 +28,10 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 def columns(p, **changes):
     p = {**p, **changes}
-    cols = {k: v for k, v in p.items() if k != "wws_share"}
-    cols["wws_bytes"] = p["memory_bytes"] * (1 - p["zero_fraction"]) * p["wws_share"]
+    cols = {k: v for k, v in p.items() if k not in ("wws_share", "hot_share")}
+    nonzero = p["memory_bytes"] * (1 - p["zero_fraction"])
+    cols["hot_set_bytes"] = nonzero * p["hot_share"]
+    cols["wws_bytes"] = (nonzero - cols["hot_set_bytes"]) * p["wws_share"]
     return cols
 
 

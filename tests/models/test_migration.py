@@ -1,0 +1,104 @@
+"""End to end: what profiles refuse, how they stop, what the result rows say."""
+
+import numpy as np
+import pytest
+
+from models.errors import ParameterError
+from models.migration import simulate
+
+GIB = 2.0**30
+
+
+def one(**cols):
+    r = simulate(cols)
+    return {k: v[0] for k, v in r.items()}
+
+
+@pytest.mark.parametrize("cols, word", [
+    ({"profile": "vsphere-5.1", "link_bps": 100e6}, "Gbit/s"),
+    ({"profile": "vsphere-5.1", "rtt_ms": 12.0}, "rtt"),
+    ({"profile": "vsphere-5.1", "link_bps": 10e9, "nics": 5}, "nics"),
+    ({"profile": "vsphere-5.1", "same_subnet": False}, "subnet"),
+    ({"profile": "hyperv-2012", "transport": "multi-nic"}, "transport"),
+    ({"profile": "xen", "auto_converge": True}, "auto_converge"),
+    ({"memory_bytes": -1.0}, "memory"),
+    ({"memory_bytes": 4 * GIB, "wws_bytes": 8 * GIB}, "wws"),
+    ({"zero_fraction": 0.9, "wws_bytes": 2 * GIB, "memory_bytes": 4 * GIB}, "wws"),
+    ({"link_bps": 0.0}, "link"),
+    ({"nics": 1.5}, "nics"),
+    ({"profile": "no-such-hypervisor"}, "profile"),
+])
+def test_refusals_are_rows(cols, word):
+    r = one(**cols)
+    assert r["status"] == "rejected" and word in r["reason"]
+    assert r["total_time_s"] == 0 and r["transferred_bytes"] == 0
+
+
+def test_vsphere_multi_nic_is_faster_and_limited():
+    base = {"profile": "vsphere-5.1", "memory_bytes": 64 * GIB, "link_bps": 1e9}
+    times = [one(**base, nics=k)["total_time_s"] for k in (1, 2, 4, 16)]
+    assert times == sorted(times, reverse=True)
+    assert times[0] / times[2] > 3
+    assert one(**base, nics=17)["status"] == "rejected"
+
+
+def test_cross_subnet_loses_connections_where_allowed():
+    for profile in ("hyperv-2012", "qemu", "xen"):
+        r = one(profile=profile, same_subnet=False)
+        assert r["status"] == "completed" and not r["connections_preserved"]
+    assert one(profile="hyperv-2012")["connections_preserved"]
+
+
+def test_hyperv_forces_after_ten_passes():
+    r = one(profile="hyperv-2012", memory_bytes=16 * GIB, wws_bytes=4 * GIB, dirty_rate_Bps=1e9,
+            link_bps=10e9)
+    assert r["precopy_rounds"] == 10 and r["forced"] and "pass limit" in r["reason"]
+    assert r["downtime_ms"] > 1000
+
+
+def test_xen_caps():
+    r = one(profile="xen", memory_bytes=4 * GIB, wws_bytes=2 * GIB, dirty_rate_Bps=30e6,
+            link_bps=10e9)
+    assert r["forced"] and r["precopy_rounds"] <= 29
+
+
+def test_timeout_fails_the_migration():
+    r = one(profile="qemu", memory_bytes=64 * GIB, link_bps=1e9, timeout_s=10.0)
+    assert r["status"] == "failed" and "timeout" in r["reason"]
+
+
+def test_overrides_change_the_policy():
+    base = {"profile": "hyperv-2012", "memory_bytes": 16 * GIB, "wws_bytes": 4 * GIB,
+            "dirty_rate_Bps": 1e9, "link_bps": 10e9}
+    r = simulate(base, overrides={"hyperv-2012": {"max_rounds": 4}})
+    assert r["precopy_rounds"][0] == 4
+    with pytest.raises(ParameterError):
+        simulate(base, overrides={"hyperv-2012": {"no_such_field": 1}})
+
+
+def test_per_phase_times_add_up_and_bytes_split():
+    r = one(profile="vsphere-5.1", memory_bytes=16 * GIB, dirty_rate_Bps=100e6, wws_bytes=GIB,
+            link_bps=10e9)
+    phases = r["setup_s"] + r["storage_s"] + r["trace_s"] + r["precopy_s"] + r["switchover_s"]
+    assert phases == pytest.approx(r["total_time_s"])
+    parts = (r["memory_transferred_bytes"] + r["storage_transferred_bytes"]
+             + r["mirror_transferred_bytes"] + r["device_transferred_bytes"])
+    assert parts == pytest.approx(r["transferred_bytes"])
+    assert r["trace_s"] > 0 and r["trace_slowdown_pct"] > 0
+
+
+def test_unknown_column_is_a_parameter_error():
+    with pytest.raises(ParameterError) as exc:
+        simulate({"memroy_bytes": 1.0})
+    assert "memroy_bytes" in str(exc.value)
+
+
+def test_big_batch_in_chunks_equals_small():
+    n = 70_000
+    rng = np.random.default_rng(3)
+    cols = {"profile": "qemu", "memory_bytes": rng.uniform(1, 8, n) * GIB,
+            "dirty_rate_Bps": rng.uniform(0, 2e8, n), "link_bps": 10e9}
+    big = simulate(cols)
+    small = simulate({k: (v[-10:] if np.ndim(v) else v) for k, v in cols.items()})
+    for k in big:
+        assert np.array_equal(big[k][-10:], small[k]), k

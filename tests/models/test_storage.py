@@ -1,0 +1,67 @@
+"""Storage migration: synchronous mirror (closed form), iterative dirty-block pre-copy, modes."""
+
+import numpy as np
+import pytest
+
+from models import storage
+from models.migration import simulate
+
+GB = 1e9
+
+
+def test_mirror_without_writes_is_one_pass():
+    r = storage.mirror(np.array([100 * GB]), np.array([0.0]), np.array([200e6]), np.array([0.5]))
+    assert r.time_s[0] == pytest.approx(500)
+    assert r.mirror_bytes[0] == 0 and r.copied_bytes[0] == 100 * GB
+
+
+def test_mirror_closed_form_and_conservation():
+    S, w, c = 100 * GB, 50e6, 200e6
+    r = storage.mirror(np.array([S]), np.array([w]), np.array([c]), np.array([0.5]))
+    T = -(S / w) * np.log(1 - w / c)
+    assert r.time_s[0] == pytest.approx(T)
+    # every byte of the path went to the bulk copy or to mirrored writes
+    assert r.copied_bytes[0] + r.mirror_bytes[0] == pytest.approx(c * T)
+    # mirrored writes are those that hit copied regions: less than all writes during the pass
+    assert 0 < r.mirror_bytes[0] < w * T
+
+
+def test_mirror_always_converges_by_slowing_writes():
+    r = storage.mirror(np.array([10 * GB]), np.array([5e9]), np.array([200e6]), np.array([0.5]))
+    assert np.isfinite(r.time_s[0])
+    assert r.mirror_write_Bps[0] == pytest.approx(100e6)
+
+
+def test_iterative_converges_or_is_forced():
+    ok = storage.iterative(np.array([50 * GB]), np.array([10e6]), np.array([5 * GB]),
+                           np.array([200e6]), np.array([0.5]), np.array([10.0]))
+    assert not ok.forced[0] and ok.rounds[0] > 1
+    assert ok.final_bytes[0] <= 200e6 * 0.5
+    bad = storage.iterative(np.array([50 * GB]), np.array([400e6]), np.array([50 * GB]),
+                            np.array([200e6]), np.array([0.5]), np.array([10.0]))
+    assert bad.forced[0] and bad.rounds[0] == 10
+
+
+def test_modes_end_to_end():
+    base = {"profile": "vsphere-5.1", "memory_bytes": 8 * 2**30, "disk_bytes": 100 * GB,
+            "disk_write_rate_Bps": 20e6, "dirty_rate_Bps": 50e6, "wws_bytes": 2**30,
+            "link_bps": 10e9, "rtt_ms": 1.0}
+    modes = np.array(["shared", "mirror", "iterative", "shared-nothing"], dtype=object)
+    r = simulate({**base, "storage": modes})
+    shared, mirror, iterative, nothing = range(4)
+    assert all(r["status"] == "completed")
+    assert r["storage_transferred_bytes"][shared] == 0 and r["storage_s"][shared] == 0
+    # storage-only migrations move the disk but no memory over the network
+    assert r["memory_transferred_bytes"][mirror] == 0 and r["storage_transferred_bytes"][mirror] == 100 * GB
+    assert r["mirror_transferred_bytes"][mirror] > 0
+    assert r["storage_transferred_bytes"][iterative] > 100 * GB
+    # shared-nothing: disk first, then memory; mirrored writes cost a round trip each
+    assert r["storage_s"][nothing] > 0 and r["memory_transferred_bytes"][nothing] > 8 * 2**30
+    assert r["write_latency_penalty_ms"][nothing] == pytest.approx(1.0)
+    assert r["total_time_s"][nothing] > r["total_time_s"][shared] + r["storage_s"][nothing] * 0.99
+    assert r["transferred_bytes"][nothing] > r["transferred_bytes"][shared]
+
+
+def test_moving_storage_needs_a_disk():
+    r = simulate({"profile": "hyperv-2012", "storage": "shared-nothing", "disk_bytes": 0.0})
+    assert r["status"][0] == "rejected" and "disk" in r["reason"][0]
