@@ -6,11 +6,12 @@
 
 from models.errors import MigsimError, ParameterError, SpecError, UnitError, UnknownProfileError
 from models.fields import INPUTS, OUTPUTS
+from models.migration import migrate, simulate
 from models.policy import PROFILES, Policy, get_profile
 
 MODEL_VERSION = "0.1.0"
 
 __all__ = [
     "INPUTS", "MODEL_VERSION", "OUTPUTS", "PROFILES", "MigsimError", "ParameterError", "Policy",
-    "SpecError", "UnitError", "UnknownProfileError", "get_profile",
+    "SpecError", "UnitError", "UnknownProfileError", "get_profile", "migrate", "simulate",
 ]

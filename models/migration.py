@@ -66,6 +66,21 @@ def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     return out
 
 
+def _out_of_domain(f: Any, x: np.ndarray) -> np.ndarray:
+    """Points whose value of numeric field ``f`` lies outside its domain (NaN = profile default)."""
+    with np.errstate(invalid="ignore"):
+        bad = (x < f.lo) | (x > f.hi) | (np.isinf(x) & ~(np.isinf(f.hi) & (x > 0)))
+        if f.lo_open:
+            bad |= x == f.lo
+        if f.kind == "count":
+            bad |= np.floor(x) != x
+    if f.default is not None:
+        bad |= np.isnan(x)
+    else:
+        bad &= ~np.isnan(x)
+    return bad
+
+
 @dataclass(frozen=True)
 class Inputs:
     """Resolved inputs of N points: every column of ``models.fields.INPUTS`` as an array."""
@@ -244,17 +259,18 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
                 full = np.full(n, "", dtype=object)
                 full[bad] = shown
                 reject(bad, full)
-    # --- numeric domains
+    # --- numeric domains (a scalar broadcast to every point is checked once)
     for f in INPUTS:
         if f.kind in ("choice", "bool"):
             continue
         x = c[f.column]
-        given = ~np.isnan(x) if f.default is None else np.ones(n, dtype=bool)
-        bad = given & ((x < f.lo) | (x > f.hi) | (f.lo_open & (x == f.lo)) | np.isnan(x)
-                       | (np.isinf(x) & ~(np.isinf(f.hi) & (x > 0))))
-        if f.kind == "count":
-            bad |= given & (np.floor(x) != x)
+        if n and x.strides == (0,):
+            x = x[:1]
+        bad = _out_of_domain(f, x)
         if bad.any():
+            if bad.shape[0] != n:
+                bad = np.broadcast_to(bad, (n,))
+                x = np.broadcast_to(x, (n,))
             msgs = np.full(n, "", dtype=object)
             msgs[bad] = [f"{f.name}: invalid value {v:g}; allowed: {f.allowed()}" for v in x[bad]]
             reject(bad, msgs)
@@ -527,3 +543,36 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
 
 
 STORAGE_SHARED, STORAGE_MIRROR, STORAGE_ITERATIVE, STORAGE_SHARED_NOTHING = range(4)
+
+
+def migrate(**inputs: Any) -> dict[str, Any]:
+    """One what-if with human units, for notebooks: ``migrate(memory="16GiB", link="10GbE")``.
+
+    Parameters
+    ----------
+    **inputs
+        Canonical input names (``models.fields.INPUTS``) with human values (``"200MB/s"``,
+        ``"300ms"``, ``True``); ``overrides`` may map a profile name to policy-field overrides.
+
+    Returns
+    -------
+    dict
+        The result row (canonical output names) plus ``rounds``, the list of passes.
+
+    Raises
+    ------
+    ParameterError
+        Naming the input, the value and what is allowed.
+    """
+    overrides = inputs.pop("overrides", None)
+    by_name = {f.name: f for f in INPUTS}
+    unknown = sorted(set(inputs) - set(by_name))
+    if unknown:
+        raise ParameterError(unknown[0], inputs[unknown[0]], "an input: " + ", ".join(by_name))
+    page = by_name["page_size"].parse(inputs["page_size"]) if "page_size" in inputs else 4096.0
+    cols = {by_name[k].column: by_name[k].parse(v, page) for k, v in inputs.items()}
+    out = simulate(cols, overrides=overrides, detail=True)
+    row = {k: (v[0].item() if isinstance(v[0], np.generic) else v[0])
+           for k, v in out.items() if k != "rounds"}
+    row["rounds"] = out["rounds"][0]
+    return row

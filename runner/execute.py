@@ -91,7 +91,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         if addr:
             ray.init(address=addr, **common)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False,
+            # "local": a new instance of our own, even if another Ray runs on this machine
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
                      object_store_memory=EMBEDDED_OBJECT_STORE, **common)
     except Exception as exc:  # noqa: BLE001 - any start/connect failure is one line for the user
         where = f"the Ray cluster at {addr}" if addr else "an embedded Ray"

@@ -3,6 +3,7 @@
 Layout of a spec (every section optional; field names are the canonical model inputs of
 :mod:`models.fields`, values in human units, forms as in :mod:`runner.values`)::
 
+    kind = "sweep"               # optional ("scenario" specs run with `migsim scenario`)
     name = "my-sweep"            # run directory results/<name>; default: the file name
     description = "..."
     seed = 42                    # random draws and per-point seeds (default 0)
@@ -55,7 +56,7 @@ from runner.errors import SpecFileError, UnknownKeyError
 from runner.plan import Axis, Plan, RandomField, default_batch_size
 from runner.values import Const, FieldParser, Values, show
 
-META_KEYS = ("name", "description", "seed", "repeat", "batch_size")
+META_KEYS = ("kind", "name", "description", "seed", "repeat", "batch_size")
 SECTIONS = ("grid", "zip", "points", "overrides")
 #: Largest sweep a spec may describe.
 MAX_POINTS = 10_000_000_000
@@ -163,6 +164,12 @@ class _Builder:
     # ------------------------------------------------------------------ top
     def build(self, text: str) -> Spec:
         doc = self.doc
+        kind = doc.get("kind", "sweep")
+        if kind == "scenario":
+            raise SpecFileError(self.where, 'is a scenario spec (kind = "scenario"); run it with: '
+                                            f"migsim scenario {self.where}")
+        if kind != "sweep":
+            raise self.err("kind", kind, '"sweep" (or "scenario" for migsim scenario)')
         top_fields: dict[str, Any] = {}
         for key, value in doc.items():
             if key in META_KEYS or key in SECTIONS:

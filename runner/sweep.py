@@ -197,6 +197,7 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
                 pass
             raise
         bar.close()
+        rundir.clean_temporaries(layout)  # left by workers killed mid-write (their batch was retried)
     result.wall_s = time.monotonic() - t0
     man.update(status="complete", updated=rundir.now(), counts=result.counts,
                wall_s=round(result.wall_s, 3))

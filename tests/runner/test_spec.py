@@ -15,7 +15,8 @@ from runner.plan import default_batch_size
 from runner.spec import MAX_POINTS, load_spec, parse_spec
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((REPO / "sweeps").glob("*.toml"))
+SHIPPED = sorted(p for p in (REPO / "sweeps").glob("*.toml")
+                 if 'kind = "scenario"' not in p.read_text())
 GIB = 2.0**30
 
 
@@ -39,6 +40,14 @@ def test_shipped_specs_are_all_there() -> None:
     names = {p.stem for p in SHIPPED}
     assert {"quickstart", "vmsize-dirty-link", "convergence-map", "storage",
             "transports"} <= names
+
+
+def test_scenario_specs_are_pointed_to_migsim_scenario() -> None:
+    with pytest.raises(SpecError, match="migsim scenario"):
+        parse_spec('kind = "scenario"\nname = "x"', "x.toml")
+    with pytest.raises(SpecError, match="kind"):
+        parse_spec('kind = "sweeep"')
+    assert parse_spec('kind = "sweep"').n_points == 1
 
 
 def test_grid_crosses_in_file_order_with_repeat_innermost() -> None:
