@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from models.scenario import Engine  # noqa: E402
-from runner.scenario_spec import parse_scenario  # noqa: E402
+from models.scenario import Engine
+from runner.scenario_spec import parse_scenario
 
 VMS = """
 [[vms]]

@@ -44,8 +44,8 @@ Sources: REFERENCES.md (vCenter Server 5.1 "Limits on Simultaneous Migrations"; 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from models.policy import Limits
 

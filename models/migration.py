@@ -58,8 +58,8 @@ def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     n = values.shape[0]
     lut = {name: i for i, name in enumerate(names)}
     if n and values.strides == (0,):
-        return np.full(n, lut.get(values[0], -1) if isinstance(values[0], str) else -1,
-                       dtype=np.int64)
+        code = lut.get(values[0], -1) if isinstance(values[0], str) else -1
+        return np.broadcast_to(np.int64(code), (n,))
     out = np.full(n, -1, dtype=np.int64)
     for i, name in enumerate(names):
         out[values == name] = i
@@ -137,7 +137,10 @@ def _policy_tables(profile_codes: np.ndarray, overrides: Mapping[str, Mapping[st
 
 
 def _gather(pols: list[Policy], codes: np.ndarray, attr: str) -> np.ndarray:
+    """Policy field ``attr`` of each point's profile (a broadcast view when all share one)."""
     table = np.array([float(getattr(p, attr)) for p in pols] + [math.nan])
+    if codes.shape[0] and codes.strides == (0,):
+        return np.broadcast_to(table[codes[0]], codes.shape)
     return table[codes]
 
 
@@ -275,7 +278,9 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
             msgs[bad] = [f"{f.name}: invalid value {v:g}; allowed: {f.allowed()}" for v in x[bad]]
             reject(bad, msgs)
 
-    pcode = np.where(cat["profile"] >= 0, cat["profile"], 0)
+    pcode = cat["profile"]
+    pcode = (np.broadcast_to(max(pcode[0], 0), (n,)) if n and pcode.strides == (0,)
+             else np.where(pcode >= 0, pcode, 0))
     pols, _ = _policy_tables(pcode, overrides)
 
     def g(attr: str) -> np.ndarray:

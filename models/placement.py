@@ -26,8 +26,8 @@ and "change both host and datastore"; Hyper-V Shared Nothing Live Migration (REF
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from models.errors import ParameterError
 

@@ -38,16 +38,17 @@ from __future__ import annotations
 import heapq
 import math
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from models import admission, migration, precopy, sharing
+from models.fields import INPUTS, OUTPUTS
+from models.placement import VM, Host, Move, Stage
+from models.policy import Policy, get_profile
 from models.sharing import NicBook
-from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS
-from models.placement import Host, Move, Stage, VM
-from models.policy import Limits, Policy, get_profile
 from models.switchover import Switchover, switch_over
 
 # phases of a move

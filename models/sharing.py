@@ -6,7 +6,8 @@ are separate capacities. Concurrent streams share every NIC *max-min fairly*, an
 also bounded by its own cap (its transport's per-stream throughput, TCP window over the round
 trip, the profile's bandwidth cap, compression CPU, ...). The allocation is computed by progressive
 filling: all unfrozen streams grow at the same pace; a stream freezes when it reaches its cap or
-when one of its NICs is full; repeat until every stream is frozen. The result is the unique
+when one of its NICs is full; repeat until every stream is frozen (computed a bottleneck at a time,
+by water-filling each link over its streams' sorted caps). The result is the unique
 max-min fair allocation: no stream can get more without taking from a stream that has less or the
 same. ``k`` equal uncapped streams on one link of capacity ``B`` each get exactly ``B / k``.
 
@@ -52,8 +53,13 @@ def max_min(capacity: np.ndarray, ends: np.ndarray, cap: np.ndarray) -> np.ndarr
 
     Notes
     -----
+    Progressive filling, settled a bottleneck at a time: each round computes every link's *water
+    level* — the rate ``w`` at which its unsettled streams, each taking ``min(cap, w)``, fill what
+    is left of it — and takes the lowest, ``λ``. Streams capped at or below ``λ`` reach their caps
+    before any link fills (settled at their caps); the streams of the links at ``λ`` are settled at
+    ``λ``. Each round settles at least one link, so there are at most L + 1 rounds of O(F log F).
     Deterministic and permutation-equivariant: reordering the streams reorders the rates and
-    nothing else, bit for bit (every step is an elementwise operation or an order-free minimum).
+    nothing else, bit for bit (sums run over caps in sorted order).
     """
     capacity = np.asarray(capacity, dtype=np.float64)
     ends = np.asarray(ends, dtype=np.int64)
@@ -65,35 +71,54 @@ def max_min(capacity: np.ndarray, ends: np.ndarray, cap: np.ndarray) -> np.ndarr
     if ends.ndim == 1:
         ends = ends[:, None]
     n_links = capacity.shape[0]
-    # link index n_links is a dummy with infinite capacity for the -1 padding
-    cap_links = np.concatenate([capacity, [np.inf]])
-    e = np.where(ends < 0, n_links, ends)
-    remaining = cap_links.copy()
+    remaining = capacity.copy()
     active = np.ones(n, dtype=bool)
     while active.any():
         a = np.flatnonzero(active)
-        ea = e[a]
-        count = np.bincount(ea.ravel(), minlength=n_links + 1).astype(np.float64)
-        count[n_links] = 0.0                       # the dummy link never binds
-        used = count > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            level = np.where(used, remaining / np.where(used, count, 1.0), np.inf)
-        d_link = level.min()
-        headroom = cap[a] - rate[a]
-        d_cap = headroom.min()
-        d = min(d_link, d_cap)
-        if not np.isfinite(d):                     # uncapped streams on no real link
-            rate[a] = np.inf
+        ea = ends[a]
+        real = ea >= 0
+        link = ea[real]                                  # one entry per (stream, link)
+        flow = np.broadcast_to(a[:, None], ea.shape)[real]
+        if link.size == 0:                               # no link left: caps only
+            rate[a] = cap[a]
             break
-        d = max(d, 0.0)
-        rate[a] += d
-        remaining = np.where(used, remaining - d * count, remaining)
-        full = used & (level <= d * (1.0 + TOLERANCE))
+        c = cap[flow]
+        order = np.lexsort((c, link))
+        link, c = link[order], c[order]
+        count = np.bincount(link, minlength=n_links)
+        first = np.concatenate([[0], np.cumsum(count)[:-1]])
+        j = np.arange(link.size) - first[link]           # position inside the link's group
+        csum = np.cumsum(np.where(np.isinf(c), 0.0, c))
+        before = csum - np.where(np.isinf(c), 0.0, c) - (csum[first[link]] - np.where(
+            np.isinf(c[first[link]]), 0.0, c[first[link]]))  # caps strictly before j in the group
+        left = count[link] - j
+        cand = (remaining[link] - before) / left
+        ok = cand <= c
+        # the first position (in cap order) where the candidate fits under the cap gives the level
+        pos = np.full(n_links, link.size, dtype=np.int64)
+        np.minimum.at(pos, link[ok], np.flatnonzero(ok))
+        level = np.full(n_links, np.inf)
+        has = pos < link.size
+        level[has] = np.maximum(cand[pos[has]], 0.0)
+        lam = level.min()
+        capped = cap[a] <= lam * (1.0 + TOLERANCE)
+        full = level <= lam * (1.0 + TOLERANCE)
+        on_full = (full[np.where(ea >= 0, ea, 0)] & real).any(axis=1)
+        if not np.isfinite(lam):                         # every stream fits under its cap
+            rate[a] = cap[a]
+            break
+        settle_cap = capped
+        settle_lam = on_full & ~capped
+        rate[a[settle_cap]] = cap[a[settle_cap]]
+        rate[a[settle_lam]] = lam
+        done = settle_cap | settle_lam
+        dl = ea[done]
+        dr = np.broadcast_to(rate[a[done]][:, None], dl.shape)
+        m = dl >= 0
+        remaining = remaining - np.bincount(dl[m], weights=dr[m], minlength=n_links)[:n_links]
         remaining[full] = 0.0
-        at_cap = headroom <= d * (1.0 + TOLERANCE)
-        rate[a[at_cap]] = np.minimum(rate[a[at_cap]], cap[a[at_cap]])
-        on_full = full[ea].any(axis=1)
-        active[a[at_cap | on_full]] = False
+        remaining = np.maximum(remaining, 0.0)
+        active[a[done]] = False
     return rate
 
 

@@ -12,7 +12,7 @@ import typer
 
 from models.errors import MigsimError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate live VM migration: single what-ifs, sweeps on Ray, scenarios.")
 
 
@@ -25,20 +25,7 @@ def main() -> None:
     """Entry point of the ``migsim`` console script."""
     _register()
     try:
-        code = app(standalone_mode=False)  # returns the exit code of typer.Exit(code)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        app()  # standalone: usage errors exit 2, typer.Exit(code) exits with its code
     except MigsimError as exc:
         typer.echo(f"migsim: error: {exc}", err=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("migsim: aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -12,7 +12,7 @@ import signal
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -50,10 +50,10 @@ def scenario(
     engine: Annotated[Engine, typer.Option(
         "--engine", help="local: in-process (Ray tasks with --address); actors: Ray actors per "
                          "host and stream.")] = Engine.local,
-    address: Annotated[Optional[str], typer.Option(
+    address: Annotated[str | None, typer.Option(
         "--address", help="Ray cluster to join: host:port, ray://host:port or auto "
                           "(default: $RAY_ADDRESS).")] = None,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run directory (default: results/<name>).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Finish an interrupted run: keep its committed parts, compute the rest.")
@@ -62,14 +62,14 @@ def scenario(
         "--force", help="Replace an existing run in the output directory.")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the scenario points, hosts, VMs and moves; run nothing.")] = False,
-    batch_size: Annotated[Optional[int], typer.Option(
+    batch_size: Annotated[int | None, typer.Option(
         "--batch-size", min=1, max=100_000,
         help="Scenario points per part (default: the spec's, else by size).")] = None,
-    host_actors: Annotated[Optional[int], typer.Option(
+    host_actors: Annotated[int | None, typer.Option(
         "--host-actors", min=1, max=4096,
         help="--engine actors: most host actors (default: one per host up to 32; more hosts "
              "share actors).")] = None,
-    stream_actors: Annotated[Optional[int], typer.Option(
+    stream_actors: Annotated[int | None, typer.Option(
         "--stream-actors", min=1, max=4096,
         help="--engine actors: stream actors in the pool (default 4).")] = None,
     progress: Annotated[bool, typer.Option(
@@ -110,23 +110,28 @@ def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
     picks = sorted({i for i in (0, 1, 2, n // 2, n - 2, n - 1) if 0 <= i < n})
     swept = spec.swept()
     rows = []
-    total = 0
-    for i in range(n):
+    total = sum(spec.move_counts())
+    for i in picks:
         scn = spec.scenario(i)
-        total += len(scn.moves)
-        if i in picks:
-            kinds = Counter(m.kind for m in scn.moves)
-            vals = spec.point_values(i)
-            rows.append([f"{i:,}", scn.profile, str(len(scn.hosts)), str(len(scn.vms)),
-                         str(len(scn.moves)), ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
-                         str(len(scn.stages))] + [_fmt(vals[p]) for p in swept])
+        kinds = Counter(m.kind for m in scn.moves)
+        vals = spec.point_values(i)
+        rows.append([f"{i:,}", scn.profile, str(len(scn.hosts)), str(len(scn.vms)),
+                     str(len(scn.moves)), ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+                     str(len(scn.stages))] + [_fmt(vals[p], p) for p in swept])
     typer.echo(f"migrations: {total:,} in all")
     typer.echo(f"sample points ({len(picks)} of {n:,}):")
     typer.echo(table(rows, ["point_id", "profile", "hosts", "vms", "moves", "kinds", "stages"]
                      + swept))
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, path: str = "") -> str:
+    """A value for the terminal: human units when the path ends in a model input."""
+    from models.fields import INPUT_BY_NAME
+    from runner.display import human
+
+    f = INPUT_BY_NAME.get(path.rsplit(".", 1)[-1])
+    if f is not None and f.kind not in ("choice", "bool") and isinstance(v, (int, float)):
+        return human(f.column, v)
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
@@ -180,10 +185,13 @@ def _print_points(root: Path, limit: int = 20) -> None:
         return
     import json
 
-    swept = list(json.loads((root / "run.json").read_text()).get("swept", {}).values())
-    cols = ["point_id"] + swept + ["makespan_s", "peak_concurrency", "completed", "failed",
-                                   "rejected", "max_queue_wait_s", "max_downtime_ms"]
-    rows = [[_fmt(r[c]) for c in cols] for r in df.head(limit).iter_rows(named=True)]
+    swept = json.loads((root / "run.json").read_text()).get("swept", {})
+    path_of = {c: p for p, c in swept.items()}
+    cols = ["point_id"] + list(swept.values()) + ["makespan_s", "peak_concurrency", "completed",
+                                                  "failed", "rejected", "max_queue_wait_s",
+                                                  "max_downtime_ms"]
+    rows = [[_fmt(r[c], path_of.get(c, "")) for c in cols]
+            for r in df.head(limit).iter_rows(named=True)]
     _echo_err(table(rows, cols))
     if df.height > limit:
         _echo_err(f"(first {limit} points; all in {root / 'scenarios'})")

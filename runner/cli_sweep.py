@@ -221,6 +221,8 @@ class PlotKind(str, Enum):
     convergence = "convergence"
     time = "time"
     traffic = "traffic"
+    timeline = "timeline"      # scenario runs: runner.plot_timeline (issue 4)
+    makespan = "makespan"      # scenario runs: makespan vs a swept field
 
 
 class ColorBy(str, Enum):
@@ -236,7 +238,8 @@ def plot(
                                             show_default=False)],
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
-             "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size.",
+             "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
@@ -246,10 +249,16 @@ def plot(
     color: Annotated[ColorBy, typer.Option(
         "--color", help="Convergence map colour: verdict or median downtime.")] = ColorBy.verdict,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
+    point: Annotated[Optional[int], typer.Option(
+        "--point", min=0, help="timeline: the scenario point to draw (default: the first).")] = None,
 ) -> None:
     """Draw a figure of a run (PNG for reports: axes with units, legends)."""
     from runner.plots import plot as draw
 
     _warn_incomplete(run_dir)
+    if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plot_timeline)
+        from runner.plot_timeline import plot as draw_scenario
+        _echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        return
     path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
     _echo_err(f"migsim: wrote {path}")

@@ -65,6 +65,17 @@ def _tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise QueryError(str(exc)) from None
 
 
+def _human(path: str, v: Any) -> str:
+    """A swept value with units when its path ends in a model input."""
+    from models.fields import INPUT_BY_NAME
+    from runner.display import human
+
+    f = INPUT_BY_NAME.get(path.rsplit(".", 1)[-1])
+    if f is not None and f.kind not in ("choice", "bool") and isinstance(v, (int, float)):
+        return human(f.column, v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _human_time(s: float) -> str:
     return f"{s / 3600:.2f} h" if s >= 7200 else f"{s / 60:.1f} min" if s >= 120 else f"{s:.1f} s"
 
@@ -197,7 +208,9 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
     path = _check_out(out)
     t = _tables(run_dir)
     df = t["scenarios"].collect()
-    swept = list(json.loads((Path(run_dir) / "run.json").read_text()).get("swept", {}).values())
+    paths = json.loads((Path(run_dir) / "run.json").read_text()).get("swept", {})
+    swept = list(paths.values())
+    path_of = {c: p for p, c in paths.items()}
     numeric = [c for c in swept if df.schema[c].is_numeric()]
     if x is None:
         if not numeric:
@@ -217,8 +230,8 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
                                 pl.col("forced").sum(), pl.col("failed").sum(),
                                 pl.col("migrations").sum()).sort(x)
         xs = agg.get_column(x).to_numpy()
-        label = "" if key is None else f"{series} = {key:g}" if isinstance(key, float) else \
-            f"{series} = {key}"
+        label = "" if key is None else f"{path_of.get(series, series)} = " \
+            f"{_human(path_of.get(series, ''), key)}"
         line, = ax1.plot(xs, agg.get_column("makespan_s").to_numpy(), marker="o", label=label)
         ax2.plot(xs, agg.get_column("max_downtime_ms").to_numpy() / 1e3, marker="o",
                  color=line.get_color())
@@ -228,14 +241,14 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
     ax1.set_ylabel("makespan (s)")
     ax2.set_ylabel("largest downtime (s)")
     ax2.set_yscale("log")
-    ax2.set_xlabel(x)
+    ax2.set_xlabel(path_of.get(x, x))
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
     if series is not None:
         ax1.legend(fontsize=8)
     ax2.text(0.01, 0.97, "circled: some migrations forced or failed", transform=ax2.transAxes,
              va="top", fontsize=8)
-    ax1.set_title(title or f"{Path(run_dir).name}: makespan vs {x}", fontsize=11)
+    ax1.set_title(title or f"{Path(run_dir).name}: makespan vs {path_of.get(x, x)}", fontsize=11)
     _save(fig, path)
     plt.close(fig)
     return path

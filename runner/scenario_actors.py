@@ -27,7 +27,8 @@ and killed at the end.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -112,11 +113,11 @@ class _Streams:
         self.set = StreamSet()
         return os.getpid()
 
-    def open(self, ids: np.ndarray, cfg: "precopy.Config") -> None:
+    def open(self, ids: np.ndarray, cfg: precopy.Config) -> None:
         self.set.open(ids, cfg)
 
     def step(self, starts: np.ndarray, ends: np.ndarray, duration_s: np.ndarray,
-             rate_Bps: np.ndarray) -> "StepResult":
+             rate_Bps: np.ndarray) -> StepResult:
         return self.set.step(starts, ends, duration_s, rate_Bps)
 
     def close(self, ids: Sequence[int]) -> None:
@@ -168,7 +169,7 @@ class ActorPool:
             out[n] = out.get(n, 0) + 1
         return out
 
-    def backend(self) -> "ActorBackend":
+    def backend(self) -> ActorBackend:
         """A backend over these actors (for one scenario at a time)."""
         return ActorBackend(self)
 
@@ -234,7 +235,7 @@ class ActorBackend:
         for a in sorted(by_actor):
             self._post(a, ("nic", t, by_actor[a]))
 
-    def open_streams(self, ids: np.ndarray, cfg: "precopy.Config") -> None:
+    def open_streams(self, ids: np.ndarray, cfg: precopy.Config) -> None:
         groups: dict[int, list[int]] = {}
         for j, i in enumerate(ids.tolist()):
             a = min(range(len(self.load)), key=lambda k: (self.load[k], k))
@@ -247,7 +248,7 @@ class ActorBackend:
             self.pool.streams[a].open.remote(ids[rows], sub)
 
     def step_streams(self, starts: np.ndarray, ends: np.ndarray, duration_s: np.ndarray,
-                     rate_Bps: np.ndarray) -> "list[StepResult]":
+                     rate_Bps: np.ndarray) -> list[StepResult]:
         import ray
 
         s_by: dict[int, list[int]] = {}

@@ -30,16 +30,24 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 import models
 from models.fields import INPUTS, OUTPUTS, STATUSES
-from models.scenario import SUMMARY_COLUMNS, TIMELINE_COLUMNS, Backend, Engine, Result, Scenario
+from models.scenario import (
+    SUMMARY_COLUMNS,
+    TIMELINE_COLUMNS,
+    Backend,
+    Engine,
+    Result,
+    Scenario,
+)
 from runner import rundir
 from runner.errors import RayError, RunDirError
 from runner.progress import Progress
@@ -421,7 +429,7 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         man = _manifest(spec, layout, fingerprint, engine)
     address = address or os.environ.get("RAY_ADDRESS") or None
     use_ray = engine == "actors" or address is not None
-    moves = [len(spec.scenario(i).moves) for i in range(spec.n_points)]
+    moves = spec.move_counts()
     result = ScenarioRunResult(root=root, n_points=spec.n_points, n_batches=layout.n_batches)
 
     def body() -> None:

@@ -53,8 +53,8 @@ Layout (values in human units, as everywhere in migsim)::
     vms.web.memory = ["16GiB", "8GiB"]
 
 Sweep paths: ``profile``, ``seed``, ``overrides.<field>``, ``defaults.<input>``,
-``hosts.<field>`` / ``hosts.<name>.<field>``, ``vms.<field>`` / ``vms.<name>.<field>``,
-``plan.<placement|rolling|gap_s|start_s>``; values take every form of :mod:`runner.values`
+``hosts.<count|link|nics|subnet>`` / ``hosts.<name>.<...>``, ``vms.<count|host|datastore|storage|
+<input>>`` / ``vms.<name>.<...>``, ``plan.<evacuate|placement|rolling|gap_s|start_s>``; values take every form of :mod:`runner.values`
 (lists, ``{start, stop, step}``, ``linspace``, ``logspace``, distributions with ``num``). Each
 point of the cross product is one whole scenario. Every point is built and checked before anything
 runs; a problem raises :class:`SpecError` naming the file, the field, the value and what is
@@ -71,20 +71,21 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from models.errors import ParameterError, SpecError
-from models.fields import INPUT_BY_COLUMN, INPUT_BY_NAME, INPUTS, STORAGE_MODES, Field
-from models.placement import PLACEMENTS, Host, MoveSpec, PlanSpec, VM, expand
-from models.policy import PROFILES, Limits, Policy, REMEDIES, get_profile
+from models.fields import INPUT_BY_NAME, INPUTS, STORAGE_MODES, Field
+from models.placement import PLACEMENTS, VM, Host, MoveSpec, PlanSpec, expand
+from models.policy import PROFILES, REMEDIES, Limits, Policy, get_profile
 from models.scenario import Scenario
 from runner import rng
 from runner.errors import SpecFileError
-from runner.values import Const, FieldParser, Random, Values
+from runner.values import FieldParser, Random, Values
 
 KIND = "scenario"
 TOP_KEYS = ("kind", "name", "description", "profile", "seed", "batch_size", "overrides", "defaults",
@@ -151,7 +152,7 @@ class ScenarioSpec:
     doc: dict[str, Any]
     axes: tuple[Axis, ...]
     batch_size: int | None = None
-    _cache: dict[int, Scenario] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_points(self) -> int:
@@ -216,6 +217,12 @@ class ScenarioSpec:
     def effective_batch_size(self, override: int | None = None) -> int:
         """Points per part: the command line's, else the spec's, else about 16 parts."""
         return override or self.batch_size or max(1, min(256, -(-self.n_points // 16)))
+
+    def move_counts(self) -> list[int]:
+        """Migrations of every point (remembered from validation)."""
+        if "moves" not in self._cache:
+            self._cache["moves"] = [len(self.scenario(i).moves) for i in range(self.n_points)]
+        return self._cache["moves"]
 
     def scenarios(self) -> Iterator[tuple[int, Scenario]]:
         """Every point's scenario, in order."""
@@ -303,8 +310,7 @@ def parse_scenario(text: str, where: str = "<scenario>", default_name: str = "sc
                         f"at most {MAX_POINTS:,} scenario points")
     build(doc, where, name)            # the base document on its own
     if check_points:
-        for i in range(spec.n_points):
-            spec.scenario(i)
+        spec._cache["moves"] = [len(spec.scenario(i).moves) for i in range(spec.n_points)]
     return spec
 
 
@@ -321,7 +327,16 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str) -> Field:
+def _names(path: str, raw: Any) -> Field:
+    """A field whose values are free names (subnets, hosts, datastores): the listed strings."""
+    vals = raw if isinstance(raw, list) else [raw]
+    if not vals or not all(isinstance(v, str) and v for v in vals):
+        return Field(path, path, "choice", None, "a name", choices=("<a name>",))
+    return Field(path, path, "choice", vals[0], "a name", choices=tuple(dict.fromkeys(vals)))
+
+
+def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str,
+                 raw: Any = None) -> Field:
     """The Field that parses values of a sweep path (and checks the path exists)."""
     full = f"{section}.{path}"
     parts = path.split(".")
@@ -339,9 +354,11 @@ def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str) -> Fi
     if head == "defaults" and len(parts) == 2:
         return _input_field(where, full, parts[1])
     if head == "plan" and len(parts) == 2:
+        if parts[1] == "evacuate":
+            return _names(parts[1], raw)
         f = {"placement": PLACEMENT, "rolling": ROLLING, "gap_s": GAP, "start_s": START}.get(parts[1])
         if f is None:
-            raise bad("plan.placement, plan.rolling, plan.gap_s or plan.start_s")
+            raise bad("plan.evacuate, plan.placement, plan.rolling, plan.gap_s or plan.start_s")
         return f
     if head in ("hosts", "vms") and len(parts) in (2, 3):
         entries = doc.get(head)
@@ -353,12 +370,16 @@ def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str) -> Fi
                             f"the name of a [[{head}]] entry: " + ", ".join(map(str, names)))
         key = parts[-1]
         if head == "hosts":
+            if key == "subnet":
+                return _names(key, raw)
             f = {"count": COUNT, "link": HOST_LINK, "nics": HOST_NICS}.get(key)
             if f is None:
-                raise bad("hosts.<count|link|nics> or hosts.<name>.<count|link|nics>")
+                raise bad("hosts.<count|link|nics|subnet> or hosts.<name>.<count|link|nics|subnet>")
             return f
         if key == "count":
             return COUNT
+        if key in ("host", "datastore"):
+            return _names(key, raw)
         if key == "storage":
             return INPUT_BY_NAME["storage"]
         return _input_field(where, full, key)
@@ -428,7 +449,7 @@ def _axes(doc: dict[str, Any], where: str, seed: int) -> tuple[Axis, ...]:
         zipped: dict[str, list[Any]] = {}
         first: tuple[str, int] | None = None
         for path, raw in flat.items():
-            f = _sweep_field(doc, where, path, section)
+            f = _sweep_field(doc, where, path, section, raw)
             if path in seen:
                 raise SpecError(where, f"{section}.{path}", raw,
                                 f"{path} swept once (already in [{seen[path]}])")

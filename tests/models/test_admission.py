@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import admission as adm
-from models.admission import Admission, HostLimits, Ledger, demand, impossible, resources
+from models.admission import (
+    Admission,
+    HostLimits,
+    Ledger,
+    demand,
+    impossible,
+    resources,
+)
 from models.policy import get_profile
 
 VSPHERE = get_profile("vsphere-5.1").limits
@@ -21,14 +28,14 @@ def cluster(link_bps: float, n: int = 4, ds: tuple[str, ...] = ("san",)) -> list
 
 
 def evacuate(limits, hosts, k: int, kind: str = "live", dests=None) -> Admission:
-    """Request ``k`` moves off h0 (round-robin over the other hosts) and scan once."""
+    """Request ``k`` moves off h0 (round-robin over the other hosts; storage moves from its local
+    datastore to the SAN)."""
     cap = resources(hosts, limits)
     a = Admission(cap)
     dests = dests or [h.name for h in hosts[1:]]
     for t in range(k):
         dst = "h0" if kind == "storage" else dests[t % len(dests)]
-        d = demand(kind, "h0", dst, "san" if kind != "storage" else "local",
-                   "san" if kind != "storage" else "san", limits, cap)
+        d = demand(kind, "h0", dst, "san" if kind != "storage" else "local", "san", limits, cap)
         a.request(t, d)
     return a
 

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import precopy
-from models.migration import simulate
-from models.placement import Host, MoveSpec, PlanSpec, VM, expand
-from models.scenario import Engine, LocalBackend, Scenario, StreamSet, run
 from models.errors import ParameterError
+from models.migration import simulate
+from models.placement import VM, Host, MoveSpec, PlanSpec, expand
+from models.scenario import Engine, LocalBackend, Scenario, StreamSet, run
 
 GIB = 2.0**30
 
@@ -52,7 +52,7 @@ def test_single_vm_matches_the_single_migration_model(profile):
                     "link_bps": np.array([10e9]), "profile": np.array([profile], dtype=object)})
     for col in ("total_time_s", "downtime_ms", "transferred_bytes", "precopy_rounds", "status"):
         a, b = r.rows[col][0], one[col][0]
-        if isinstance(a, str) or isinstance(a, (np.integer, int)):
+        if isinstance(a, (str, np.integer, int)):
             assert a == b, col
         else:
             assert a == pytest.approx(b, rel=1e-12), col
@@ -157,7 +157,7 @@ def test_precopy_diverges_once_k_times_dirty_rate_exceeds_the_link(profile):
     D = 100e6                                   # B/D ~ 11.9
     over = {"max_live_migrations": 32.0, "network_cost_10g": 32.0, "host_cost": 32.0,
             "max_bandwidth_Bps": math.inf}
-    common = dict(n_vms=16, n_hosts=5, dirty_rate_Bps=D, memory_bytes=4 * GIB,
+    common = {"n_vms": 16, "n_hosts": 5, "dirty_rate_Bps": D, "memory_bytes": 4 * GIB,
                   overrides={k: v for k, v in over.items()
                              if profile != "hyperv-2012" or k != "max_bandwidth_Bps"})
     few = run(scenario(profile, plan=PlanSpec(evacuate=("h0",)), max_concurrent=4, **common))
@@ -183,11 +183,11 @@ def test_divergence_threshold_is_b_over_d():
     D = 100e6
     kc = B10 / D                                # ~ 11.87
     over = {"network_cost_10g": 64.0, "host_cost": 64.0}
-    below = run(scenario("vsphere-5.1", n_vms=int(math.floor(kc)) - 1, n_hosts=13,
+    below = run(scenario("vsphere-5.1", n_vms=math.floor(kc) - 1, n_hosts=13,
                          dirty_rate_Bps=D, memory_bytes=4 * GIB, overrides=over))
-    above = run(scenario("vsphere-5.1", n_vms=int(math.ceil(kc)) + 2, n_hosts=16,
+    above = run(scenario("vsphere-5.1", n_vms=math.ceil(kc) + 2, n_hosts=16,
                          dirty_rate_Bps=D, memory_bytes=4 * GIB, overrides=over))
-    assert below.summary["peak_concurrency"] == int(math.floor(kc)) - 1
+    assert below.summary["peak_concurrency"] == math.floor(kc) - 1
     assert below.rows["converged"].all() and not below.rows["max_throttle_pct"].any()
     assert (above.rows["max_throttle_pct"] > 0).all()
 

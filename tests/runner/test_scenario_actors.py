@@ -68,3 +68,17 @@ def test_one_stream_actor_per_stream_and_a_single_shared_one_agree(ray_cluster):
             assert np.array_equal(ref.rows[k], got.rows[k],
                                   equal_nan=ref.rows[k].dtype.kind == "f"), k
         assert ref.summary == got.summary and ref.host_stats == got.host_stats
+
+
+def test_cli_actors_join_the_cluster(ray_cluster, run_cli, tmp_path):
+    """``migsim scenario --engine actors --address`` from another process, as a user would."""
+    spec = SWEEPS / "evacuate-hyperv.toml"
+    r = run_cli(["scenario", spec, "--engine", "actors", "--address", ray_cluster.address,
+                 "--host-actors", "2", "--stream-actors", "2", "--out", tmp_path / "a",
+                 "--no-progress"], timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "actors engine on 2 Ray nodes" in r.stderr
+    run_scenario(load_scenario(spec), tmp_path / "l", progress=False)
+    a, b = _tables(tmp_path / "a"), _tables(tmp_path / "l")
+    for table in a:
+        assert a[table].equals(b[table]), table

@@ -203,3 +203,23 @@ def test_fingerprint_ignores_name_and_description():
     b = parse_scenario(BASE.replace('name = "t"', 'name = "u"\ndescription = "x"'))
     c = parse_scenario(BASE.replace('"20MB/s"', '"21MB/s"'))
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_defaults_apply_to_every_vm_unless_overridden():
+    text = BASE.replace('[[vms]]', '[defaults]\nrtt = "2ms"\ndirty_rate = "5MB/s"\n[[vms]]')
+    text = text.replace('dirty_rate = "20MB/s"\n', "")
+    vms = parse_scenario(text).scenario(0).vms
+    assert {v.input("rtt_ms") for v in vms} == {2.0}
+    assert {v.input("dirty_rate_Bps") for v in vms} == {5e6}
+
+
+def test_sweeping_names_subnets_and_hosts():
+    text = BASE + '[grid]\nhosts.esx-3.subnet = ["default", "other"]\nvms.web.host = ["esx-1", "esx-2"]\n'
+    spec = parse_scenario(text.replace('[[hosts]]\nname = "esx"\ncount = 3',
+                                       '[[hosts]]\nname = "esx"\ncount = 2\n[[hosts]]\nname = "esx-3"')
+                          .replace('evacuate = "esx-1"', 'evacuate = "esx-1"\nto = ["esx-3"]'))
+    assert spec.n_points == 4
+    assert [h.subnet for h in spec.scenario(1).hosts] == ["default"] * 3
+    assert [h.subnet for h in spec.scenario(2).hosts] == ["default", "default", "other"]
+    assert spec.point_values(3) == {"hosts.esx-3.subnet": "other", "vms.web.host": "esx-2"}
+    assert len(spec.scenario(3).moves) == 0          # nothing on esx-1 to evacuate
