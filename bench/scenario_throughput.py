@@ -149,8 +149,8 @@ def main() -> int:
     if args.address:
         ray.init(address=args.address, logging_level="ERROR", log_to_driver=False)
     else:
-        ray.init(include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-                 object_store_memory=256 * 2**20)
+        ray.init(address="local", include_dashboard=False, logging_level="ERROR",
+                 log_to_driver=False, object_store_memory=256 * 2**20)   # a private instance
     t_ray = time.perf_counter() - t0
     pool = ActorPool(host_actors=64, stream_actors=args.stream_actors)
     try:

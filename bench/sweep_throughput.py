@@ -55,6 +55,7 @@ class TreeMemory(threading.Thread):
         self.peak_rss = 0
         self.peak_pss = 0
         self.peak_driver_rss = 0
+        self.cpu_s: dict[int, float] = {}
         self.stop_event = threading.Event()
 
     def sample(self) -> None:
@@ -66,6 +67,8 @@ class TreeMemory(threading.Thread):
         for p in procs:
             try:
                 info = p.memory_full_info()
+                t = p.cpu_times()
+                self.cpu_s[p.pid] = max(self.cpu_s.get(p.pid, 0.0), t.user + t.system)
             except psutil.Error:
                 continue
             rss += info.rss
@@ -109,6 +112,7 @@ def run(n: int, workdir: Path, batch_size: int | None) -> dict[str, float]:
     assert rows == n, (rows, n)
     return {"points": n, "wall_s": wall, "points_per_s": n / wall, "peak_rss": mon.peak_rss,
             "peak_pss": mon.peak_pss, "peak_driver_rss": mon.peak_driver_rss,
+            "cpu_s": sum(mon.cpu_s.values()),
             "parquet_bytes": sum(p.stat().st_size for p in (out / "parts").glob("*.parquet")),
             "summary": stderr.strip().splitlines()[-2] if stderr.strip() else ""}
 
@@ -123,15 +127,16 @@ def main() -> None:
     sizes = args.points or [1_000_000, 10_000_000]
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="migsim-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
-          f"run directories in {workdir}")
+    print(f"machine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB, load "
+          f"average {os.getloadavg()[0]:.1f}; run directories in {workdir}")
     try:
         for n in sizes:
             r = run(n, workdir, args.batch_size)
             print(f"{r['points']:>12,} points  wall {r['wall_s']:7.1f} s  "
                   f"{r['points_per_s']:>10,.0f} points/s  peak RSS {r['peak_rss'] / 2**30:5.2f} GiB "
                   f"(driver {r['peak_driver_rss'] / 2**30:.2f} GiB)  peak PSS "
-                  f"{r['peak_pss'] / 2**30:5.2f} GiB  parquet {r['parquet_bytes'] / 2**20:,.0f} MiB",
+                  f"{r['peak_pss'] / 2**30:5.2f} GiB  parquet {r['parquet_bytes'] / 2**20:,.0f} MiB  "
+                  f"CPU {r['cpu_s']:.0f} s (load average now {os.getloadavg()[0]:.1f})",
                   flush=True)
             print(f"    {r['summary']}", flush=True)
     finally:

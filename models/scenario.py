@@ -27,7 +27,9 @@ ledger or a stream's state lives, never *what* is computed.
 Left out: CPU contention on the hosts, datastore throughput shared between storage migrations
 (a storage-only migration copies at its own rate), memory and CPU capacity of destinations,
 QEMU's 100 ms rate-limiter windows (smoothed: a stream's rate is its share), mirrored disk writes
-beyond the idle-path amount (a slowed storage phase mirrors as much as an unslowed one).
+beyond the idle-path amount (a slowed storage phase mirrors as much as an unslowed one; the writes
+mirrored during pre-copy reduce the stream's own cap and are not booked on the NICs). One VM alone
+gives exactly the single-migration model's row (QEMU: within its rate-window smoothing).
 
 Sources: DESIGN.md §4; REFERENCES.md (vCenter concurrency limits, Hyper-V simultaneous
 migrations, the analytic k > B/D divergence); Bertsekas & Gallager, *Data Networks* (max-min).

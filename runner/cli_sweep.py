@@ -128,12 +128,12 @@ def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
     finally:
         signal.signal(signal.SIGTERM, old)
     c = result.counts
-    rate = result.computed_points / result.wall_s if result.wall_s > 0 else 0.0
+    rate = result.computed_points / result.compute_s if result.compute_s > 0 else 0.0
     resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
         if result.resumed_batches else ""
     _echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
-              f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall "
-              f"({rate:,.0f} points/s){resumed}")
+              f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall, "
+              f"{result.compute_s:.1f} s computing ({rate:,.0f} points/s){resumed}")
     _echo_err(f"migsim: results in {result.root} ({result.n_batches} part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
               f"{result.root} --by profile")
     if result.failed:

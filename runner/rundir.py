@@ -18,6 +18,7 @@ replaces it with identical content, so rows are never duplicated.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -160,10 +161,21 @@ def clean_temporaries(layout: Layout) -> int:
     return n
 
 
+def _strict(value: Any) -> Any:
+    """Non-finite floats as strings ("inf"), so that the files are strict JSON (jq, browsers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
+    """Write strict JSON atomically (temporary file, then rename)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    tmp.write_text(json.dumps(_strict(data), indent=2, default=str, allow_nan=False) + "\n")
     os.replace(tmp, path)
 
 

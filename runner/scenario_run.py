@@ -92,6 +92,8 @@ def _axis_types(spec: ScenarioSpec) -> dict[str, pa.DataType]:
         for path, vals in a.values.items():
             if all(isinstance(v, bool) for v in vals):
                 t = pa.bool_()
+            elif all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+                t = pa.int64()
             elif all(isinstance(v, str) for v in vals):
                 t = pa.string()
             else:

@@ -279,7 +279,8 @@ def parse_scenario(text: str, where: str = "<scenario>", default_name: str = "sc
         if "kind" not in doc:
             raise SpecError(where, "kind", None, 'kind = "scenario" at the top (a sweep spec runs '
                                                  'with: migsim sweep FILE)')
-        raise SpecError(where, "kind", doc["kind"], '"scenario"')
+        raise SpecError(where, "kind", doc["kind"], '"scenario" (a sweep spec runs with: '
+                                                    'migsim sweep FILE)')
     for key in doc:
         if key not in TOP_KEYS:
             close = difflib.get_close_matches(key, TOP_KEYS, n=1)

@@ -47,7 +47,9 @@ class SweepResult:
     n_batches : int
         Parts of the run.
     wall_s : float
-        Wall time of this invocation, seconds.
+        Wall time of this invocation, seconds (Ray start-up included).
+    compute_s : float
+        Wall time from the first task submitted to the last part committed, seconds.
     nodes : set of str
         Ray nodes that wrote parts in this invocation.
     """
@@ -59,6 +61,7 @@ class SweepResult:
     computed_points: int = 0
     resumed_batches: int = 0
     wall_s: float = 0.0
+    compute_s: float = 0.0
     nodes: set[str] = field(default_factory=set)
 
     @property
@@ -185,8 +188,11 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
             bar.advance(int(stats["rows"]))
 
         missing = [b for b in range(layout.n_batches) if b not in existing]
+        # workers (maybe on other nodes, with another working directory) get an absolute path
+        absolute = Layout(root.resolve(), layout.n_points, layout.batch_size)
+        t_dispatch = time.monotonic()
         try:
-            dispatch(spec.plan, layout, missing, fingerprint, models.MODEL_VERSION, on_result,
+            dispatch(spec.plan, absolute, missing, fingerprint, models.MODEL_VERSION, on_result,
                      on_tick=bar.draw, max_in_flight=max_in_flight)
         except BaseException:
             bar.close()
@@ -197,6 +203,7 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
                 pass
             raise
         bar.close()
+        result.compute_s = time.monotonic() - t_dispatch
         rundir.clean_temporaries(layout)  # left by workers killed mid-write (their batch was retried)
     result.wall_s = time.monotonic() - t0
     man.update(status="complete", updated=rundir.now(), counts=result.counts,

@@ -158,8 +158,8 @@ def test_precopy_diverges_once_k_times_dirty_rate_exceeds_the_link(profile):
     over = {"max_live_migrations": 32.0, "network_cost_10g": 32.0, "host_cost": 32.0,
             "max_bandwidth_Bps": math.inf}
     common = {"n_vms": 16, "n_hosts": 5, "dirty_rate_Bps": D, "memory_bytes": 4 * GIB,
-                  overrides={k: v for k, v in over.items()
-                             if profile != "hyperv-2012" or k != "max_bandwidth_Bps"})
+              "overrides": {k: v for k, v in over.items()
+                            if profile != "hyperv-2012" or k != "max_bandwidth_Bps"}}
     few = run(scenario(profile, plan=PlanSpec(evacuate=("h0",)), max_concurrent=4, **common))
     many = run(scenario(profile, plan=PlanSpec(evacuate=("h0",)), max_concurrent=16, **common))
     assert few.summary["peak_concurrency"] == 4 and many.summary["peak_concurrency"] == 16

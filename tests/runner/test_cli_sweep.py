@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 import runner
 
@@ -79,10 +78,6 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path, write_spec, 
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.xfail(reason="runner/cli.py main() tests isinstance(exc, click.exceptions."
-                   "ClickException) but typer >= 0.26 raises its vendored typer._click exceptions: "
-                   "usage errors print a traceback and exit 1 until cli.py catches those",
-                   strict=False)
 def test_click_usage_errors_exit_2_without_traceback(tmp_path: Path, write_spec, run_cli) -> None:
     spec = write_spec(LOCAL, "local")
     res = run_cli(["sweep", spec, "--frobnicate"], cwd=tmp_path)
