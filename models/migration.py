@@ -129,13 +129,6 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
     return Inputs(out, n)
 
 
-def _policy_tables(profile_codes: np.ndarray, overrides: Mapping[str, Mapping[str, Any]] | None
-                   ) -> tuple[list[Policy], np.ndarray]:
-    names = tuple(PROFILES)
-    pols = [get_profile(name, **dict((overrides or {}).get(name, {}))) for name in names]
-    return pols, profile_codes
-
-
 def _gather(pols: list[Policy], codes: np.ndarray, attr: str) -> np.ndarray:
     """Policy field ``attr`` of each point's profile (a broadcast view when all share one)."""
     table = np.array([float(getattr(p, attr)) for p in pols] + [math.nan])
@@ -281,7 +274,7 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     pcode = cat["profile"]
     pcode = (np.broadcast_to(max(pcode[0], 0), (n,)) if n and pcode.strides == (0,)
              else np.where(pcode >= 0, pcode, 0))
-    pols, _ = _policy_tables(pcode, overrides)
+    pols = [get_profile(name, **dict((overrides or {}).get(name, {}))) for name in PROFILES]
 
     def g(attr: str) -> np.ndarray:
         return _gather(pols, pcode, attr)
@@ -391,7 +384,8 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     pages_zero = np.maximum(pages_total - pages_nonzero, 0.0)
     wire_page = (ps + g("page_header_bytes")) * rates.wire_factor
     mem_cap_pps = rates.memory_cap_Bps / ps
-    pre_rate = np.maximum(rates.precopy_Bps - mirror_w, rates.precopy_Bps * 0.05)
+    # the mirror takes at most mirror_max_share of the copy path, so memory keeps the rest
+    pre_rate = rates.precopy_Bps - mirror_w
     remedy_names = list(REMEDIES)
     remedy = np.array([remedy_names.index(p.remedy) for p in pols])[pcode]
     ac_on = c["auto_converge"].astype(bool)

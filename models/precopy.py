@@ -170,12 +170,19 @@ class State:
                         for j, f in enumerate(fields(State))})
 
 
-# Row indices of the packed arrays, for the kernels (numba reads them as constants).
-for _j, _f in enumerate(fields(Config)):
-    globals()["C_" + _f.name.upper()] = _j
-for _j, _f in enumerate(fields(State)):
-    globals()["S_" + _f.name.upper()] = _j
-del _j, _f
+# Column indices of the packed arrays, in field order, for the kernels (numba reads them as
+# compile-time constants).
+(C_PAGES_NONZERO, C_PAGES_ZERO, C_WWS, C_PAGE_BYTES, C_WIRE_PAGE, C_WIRE_ZERO, C_SCAN_S,
+    C_DIRTY_PPS, C_HOT, C_HOT_PPS, C_SEQUENTIAL, C_RATE_BPS, C_BURST_BPS, C_MEM_CAP_PPS,
+    C_WINDOW_S, C_CHECK_S, C_LIMIT_S, C_MIN_PAGES, C_MAX_ROUNDS, C_MAX_TRAFFIC, C_GROWING_RULE,
+    C_RATE_RULE, C_REMEDY, C_SDPS_SHRINK, C_SDPS_TARGET, C_AC_INITIAL, C_AC_INCREMENT, C_AC_MAX,
+    C_AC_RATIO, C_AC_PERIOD_S, C_ADAPTIVE, C_RATE_INITIAL_BPS, C_RATE_INCREMENT_BPS,
+    C_RATE_MAX_BPS, C_SKIP, C_TIMEOUT_S) = range(36)
+(S_SEG, S_PENDING, S_PENDING_HOT, S_T, S_MEM_BYTES, S_THETA, S_MAX_THETA, S_AC_CNT, S_AC_T,
+    S_AC_DIRTY, S_AC_SENT, S_LAST_SENT, S_LAST_DIRTY_BPS, S_STALLS, S_PREV_REMAINING, S_PREV_NEW,
+    S_STATUS, S_REASON) = range(18)
+assert [f.name for f in fields(Config)][C_TIMEOUT_S] == "timeout_s"
+assert [f.name for f in fields(State)][S_REASON] == "reason"
 N_PLAN = 7   # rate, pps, sent, remaining, wire bytes, extra s, remaining hot
 P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA, P_REM_HOT = range(N_PLAN)
 

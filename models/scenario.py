@@ -16,10 +16,11 @@ failure) applies. The stop-and-copy keeps the bandwidth it had when the guest st
 both NICs while its bytes are sent). Outputs are the single-migration model's result columns
 (``models.migration.assemble``) plus the scenario timeline (request, queue wait, start, end).
 
-Determinism: events at the same instant are handled in a fixed order — completions and phase
-ends, then pass ends, then requests, then admission — and within each by move order; every
-floating-point operation happens in the same order whatever executes the engine, so a scenario
-always gives the same rows. Two executions share this engine: in-process (:class:`LocalBackend`)
+Determinism: events at the same instant are handled in a fixed order — ties break by (time,
+priority, move order): switch-over ends and disk copies first, then the other phase and pass ends,
+then the pre-copy passes of the instant (one vectorised step), then requests and the admission scan,
+then the shares — and every floating-point operation happens in the same order whatever executes
+the engine, so a scenario always gives the same rows. Two executions share this engine: in-process (:class:`LocalBackend`)
 and Ray actors (``runner.scenario_actors``: one actor per host keeping its admission ledger and
 NIC books, a pool of actors running the pre-copy streams); the backend only decides *where* a
 ledger or a stream's state lives, never *what* is computed.
@@ -186,11 +187,6 @@ class StepResult:
 def _concat_state(parts: Sequence[precopy.State]) -> precopy.State:
     return precopy.State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
                             for f in fields(precopy.State)})
-
-
-def _concat_cfg(parts: Sequence[precopy.Config]) -> precopy.Config:
-    return precopy.Config(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                             for f in fields(precopy.Config)})
 
 
 def _rows(obj: Any, idx: np.ndarray) -> Any:

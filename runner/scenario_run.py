@@ -26,7 +26,6 @@ is checked, then Ray is reached, and only then is anything written.
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
@@ -604,8 +603,3 @@ def load_tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
             raise RunDirError(f"{root}: no results yet (no committed part in {root / sub})")
         out[name] = pl.scan_parquet([str(p) for p in parts])
     return out
-
-
-def nan_to_none(x: float) -> float | None:
-    """For JSON: NaN as null."""
-    return None if isinstance(x, float) and math.isnan(x) else x
