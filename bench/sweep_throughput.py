@@ -114,7 +114,7 @@ def run(n: int, workdir: Path, batch_size: int | None) -> dict[str, float]:
             "peak_pss": mon.peak_pss, "peak_driver_rss": mon.peak_driver_rss,
             "cpu_s": sum(mon.cpu_s.values()),
             "parquet_bytes": sum(p.stat().st_size for p in (out / "parts").glob("*.parquet")),
-            "summary": stderr.strip().splitlines()[-2] if stderr.strip() else ""}
+            "summary": next((ln for ln in stderr.splitlines() if " points: " in ln), "")}
 
 
 def main() -> None:

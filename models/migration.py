@@ -24,7 +24,7 @@ from models.errors import ParameterError
 from models.fields import INPUTS, INPUT_BY_COLUMN, OUTPUTS
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
-from models.switchover import connections_preserved, switch_over
+from models.switchover import Switchover, connections_preserved, switch_over
 
 GIB = 2.0**30
 CHUNK = 1 << 15   # points per vectorised block inside simulate()
@@ -432,6 +432,32 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
         same_subnet=same_subnet, pcode=pcode, pols=tuple(pols))
 
 
+def switchover(prep: Prepared, rows: np.ndarray, final_pages: np.ndarray,
+               rate_Bps: np.ndarray) -> Switchover:
+    """The stop-and-copy of some points at given wire rates.
+
+    Parameters
+    ----------
+    prep : Prepared
+    rows : ndarray of int
+        Points (indices into ``prep``).
+    final_pages : ndarray
+        Pages pending when the guest stops.
+    rate_Bps : ndarray
+        Wire rate of the stop-and-copy, bytes/s.
+
+    Returns
+    -------
+    Switchover
+    """
+    mm = prep.moves_memory[rows]
+    g = {k: np.broadcast_to(v, (prep.n,))[rows] for k, v in prep.policy.items()}
+    return switch_over(np.where(mm, final_pages, 0.0), prep.wire_page[rows],
+                       np.where(mm, rate_Bps, 1.0), prep.mem_cap_pps[rows],
+                       np.where(mm, prep.device_bytes[rows], 0.0), g["stop_s"], g["resume_s"],
+                       prep.storage_final_s[rows], g["max_switchover_s"])
+
+
 def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = None,
              switchover_Bps: np.ndarray | None = None) -> dict[str, Any]:
     """Turn pre-copy outcomes into result rows.
@@ -454,13 +480,11 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
     n, idx, ok, c = prep.n, prep.idx, prep.ok, prep.columns
     moves_memory, moves_disk = prep.moves_memory, prep.moves_disk
     pols, pcode = list(prep.pols), prep.pcode
-    wire_page, mem_cap_pps = prep.wire_page, prep.mem_cap_pps
     storage_s = prep.storage_s if storage_s is None else storage_s
     rejected = ~ok
     reason = prep.reason
     is_itr, shared_nothing, storage_only = prep.is_iterative, prep.shared_nothing, prep.storage_only
     mirror_w = prep.mirror_write_Bps
-    device = prep.device_bytes
     same_subnet = prep.same_subnet
     storage_bytes = prep.storage_bytes
     mirror_bytes = prep.mirror_bytes
@@ -482,11 +506,8 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
     max_theta = scatter(st.max_theta)
 
     # --- switch-over
-    base_sw = prep.switchover_Bps if switchover_Bps is None else switchover_Bps
-    sw_rate = np.where(moves_memory, base_sw, 1.0)
-    sw = switch_over(np.where(moves_memory, final_pages, 0.0), wire_page, sw_rate, mem_cap_pps,
-                     np.where(moves_memory, device, 0.0), g("stop_s"), g("resume_s"), prep.storage_final_s,
-                     g("max_switchover_s"))
+    sw = switchover(prep, np.arange(n), final_pages,
+                    prep.switchover_Bps if switchover_Bps is None else switchover_Bps)
     trace_s = prep.trace_s
     setup_s = prep.setup_s
     total = setup_s + storage_s + trace_s + precopy_s + sw.downtime_s

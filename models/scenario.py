@@ -52,7 +52,7 @@ from models.fields import INPUTS, OUTPUTS
 from models.placement import VM, Host, Move, Stage
 from models.policy import Policy, get_profile
 from models.sharing import NicBook
-from models.switchover import Switchover, switch_over
+from models.switchover import Switchover
 
 # phases of a move
 PENDING, QUEUED, SETUP, STORAGE, TRACE, SCAN, PRECOPY, SWITCHOVER, DONE = range(9)
@@ -480,15 +480,7 @@ def switchover(prep: migration.Prepared, rows: np.ndarray, final_pages: np.ndarr
     rate_Bps : ndarray
         Wire rate of the stop-and-copy, bytes/s.
     """
-    hook = getattr(migration, "switchover", None)
-    if hook is not None:
-        return hook(prep, rows, final_pages, rate_Bps)
-    mm = prep.moves_memory[rows]
-    g = {k: np.asarray(v)[rows] for k, v in prep.policy.items()}
-    return switch_over(np.where(mm, final_pages, 0.0), prep.wire_page[rows],
-                       np.where(mm, rate_Bps, 1.0), prep.mem_cap_pps[rows],
-                       np.where(mm, prep.device_bytes[rows], 0.0), g["stop_s"], g["resume_s"],
-                       prep.storage_final_s[rows], g["max_switchover_s"])
+    return migration.switchover(prep, rows, final_pages, rate_Bps)
 
 
 # ====================================================================== engine

@@ -99,8 +99,8 @@ class FieldParser:
         if isinstance(raw, (list, dict)):
             raise self.error(path, raw, f"one value of {f.name}: {f.allowed()}")
         if f.kind == "rate" and isinstance(raw, str) and _PAGES.search(raw) and ps is None:
-            raise self.error(path, raw, f"a rate in bytes/s (e.g. 200MB/s) because page_size "
-                                        f"varies across the sweep")
+            raise self.error(path, raw, "a rate in bytes/s (e.g. 200MB/s) because page_size "
+                                        "varies across the sweep")
         try:
             x = f.parse(raw, ps if ps is not None else 4096.0)
         except ParameterError as exc:
@@ -328,14 +328,3 @@ def _show(value: Any) -> Any:
 
 
 show = _show
-
-
-def uses_pages(raw: Any) -> bool:
-    """True when a raw value (or any value inside it) is a rate in pages/s."""
-    if isinstance(raw, str):
-        return bool(_PAGES.search(raw))
-    if isinstance(raw, list):
-        return any(uses_pages(x) for x in raw)
-    if isinstance(raw, dict):
-        return any(uses_pages(x) for x in raw.values())
-    return False
