@@ -196,7 +196,9 @@ def choice_code(column: str, value: str) -> int:
 def default_batch_size(n_points: int) -> int:
     """Points per batch when neither the spec nor the command line says.
 
-    About 16 batches for small sweeps (so both workers get work and the progress bar moves), at
-    least 1,000 and at most 100,000 points per batch (a batch of 100,000 rows is ~40 MB in memory).
+    About 16 batches for small sweeps (so every worker gets work and the progress bar moves), at
+    least 1,000 and at most 200,000 points per batch: large batches amortise the per-task and
+    per-call costs (10 M points run ~8 % faster than with 100,000), and a batch of 200,000 rows
+    stays below ~100 MB of Arrow data in a worker.
     """
-    return int(min(100_000, max(1_000, math.ceil(n_points / 16))))
+    return int(min(200_000, max(1_000, math.ceil(n_points / 16))))

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runner.errors import RunDirError
-from runner.schema import SCHEMA
+from runner.schema import INPUT_COLUMNS, META_COLUMNS, SCHEMA
 
 PARTS = "parts"
 MANIFEST = "run.json"
@@ -46,6 +46,9 @@ COMPRESSION = "snappy"
 #: Dictionary-encode only string columns: float columns are mostly distinct or constant, and
 #: plain encoding + zstd is both smaller and ~40 % faster to write for them.
 DICTIONARY_COLUMNS = [f.name for f in SCHEMA if pa.types.is_string(f.type)]
+#: Min/max statistics (file pruning for filters) on what users filter by: the point, its inputs and
+#: its status; not on the other outputs (saves ~15 % of the write).
+STATISTICS_COLUMNS = list(META_COLUMNS + INPUT_COLUMNS) + ["status"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ def write_part(layout: Layout, batch: int, table: pa.Table, meta: dict[str, Any]
     schema_meta[META_KEY] = json.dumps(meta, sort_keys=True).encode()
     table = table.replace_schema_metadata(schema_meta)
     try:
-        pq.write_table(table, tmp, compression=COMPRESSION, use_dictionary=DICTIONARY_COLUMNS)
+        pq.write_table(table, tmp, compression=COMPRESSION, use_dictionary=DICTIONARY_COLUMNS,
+                       write_statistics=STATISTICS_COLUMNS)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -223,7 +223,7 @@ def test_expansion_is_memory_light_for_ten_million_points() -> None:
 def test_default_batch_size() -> None:
     assert default_batch_size(10) == 1000
     assert default_batch_size(160_000) == 10_000
-    assert default_batch_size(10_000_000) == 100_000
+    assert default_batch_size(10_000_000) == 200_000
 
 
 grid_values = st.lists(st.integers(1, 64), min_size=1, max_size=5, unique=True)
