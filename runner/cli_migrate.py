@@ -17,7 +17,6 @@ import typer
 
 from models.errors import ParameterError
 from models.fields import INPUTS, OUTPUTS
-from models.migration import simulate
 from models.policy import get_profile
 from models.units import format_bytes, format_duration
 from runner.cli import app
@@ -142,6 +141,8 @@ def migrate(**kwargs: Any) -> None:
     as_json = kwargs.pop("json_out")
     show_rounds = kwargs.pop("rounds")
     cols = parse_inputs(kwargs)
+    from models.migration import simulate  # the compiled model loads only when it runs
+
     out = simulate(cols, detail=show_rounds)
     row = _row(out)
     if as_json:

@@ -10,7 +10,6 @@ import typer
 
 from runner.cli import app
 from runner.errors import RunDirError
-from runner.validation import check_qemu
 
 
 @app.command(help="Predict every run of a QEMU measurement CSV (format: shared/validation/README.md) "
@@ -18,6 +17,8 @@ from runner.validation import check_qemu
                   "Exit 1 if a verdict is wrong or the median error exceeds 5 % or the worst 20 %.")
 def validate(csv: Annotated[Path, typer.Argument(help="Measurement CSV, e.g. tests/data/qemu-train.csv",
                                                   show_default=False)]) -> None:
+    from runner.validation import check_qemu  # loads the compiled model
+
     if not csv.is_file():
         raise RunDirError(f"{csv}: no such file")
     try:

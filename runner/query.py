@@ -33,15 +33,18 @@ def _one_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def resolve_column(name: str) -> str:
-    """A column of the results from a column name or a canonical input name (``link`` → ``link_bps``)."""
+def resolve_column(name: str, columns: Any = COLUMNS) -> str:
+    """A column of the results from a column name or a canonical input name (``link`` → ``link_bps``).
+
+    ``columns`` are the run's own columns (a scenario run has more than a sweep's schema).
+    """
     name = name.strip()
-    if name in COLUMNS:
+    if name in columns:
         return name
-    if name in INPUT_BY_NAME:
+    if name in INPUT_BY_NAME and INPUT_BY_NAME[name].column in columns:
         return INPUT_BY_NAME[name].column
     raise QueryError(f"--by: unknown column {name!r}; allowed: a column of the results "
-                     f"({', '.join(COLUMNS)}) or a model input name ({', '.join(INPUT_BY_NAME)})")
+                     f"({', '.join(columns)}) or a model input name ({', '.join(INPUT_BY_NAME)})")
 
 
 def run_sql(run_dir: str | os.PathLike[str], sql: str):  # -> polars.DataFrame
@@ -92,8 +95,9 @@ def summary(run_dir: str | os.PathLike[str], by: list[str], where: str | None = 
     """
     import polars as pl
 
-    keys = [resolve_column(b) for b in by if b.strip()]
     lf = filtered(run_dir, where)
+    names = lf.collect_schema().names()
+    keys = [resolve_column(b, names) for b in by if b.strip()]
     done = pl.col("status") == "completed"
     aggs: list[Any] = [
         pl.len().alias("points"),
