@@ -238,9 +238,11 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     rejected = np.zeros(n, dtype=bool)
 
     def reject(mask: np.ndarray, why: Any) -> None:
+        """Mark ``mask`` rejected with ``why``: a string, an array, or a callable giving one."""
         sel = mask & ~rejected
         if sel.any():
-            reason[sel] = why if isinstance(why, str) else why[sel]
+            why = why() if callable(why) else why
+            reason[sel] = why if isinstance(why, str) else np.broadcast_to(why, (n,))[sel]
             rejected[sel] = True
 
     # --- categorical inputs
@@ -332,20 +334,20 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     multichannel = tr["multichannel"] == 1.0
     nics = c["nics"]
 
-    # --- what the profile refuses
+    # --- what the profile refuses (messages per profile, built only when something is refused)
+    def per_profile(template: str) -> Any:
+        return lambda: np.array([template.format(p=p, gbps=p.min_link_bps / 1e9) for p in pols],
+                                dtype=object)[pcode]
+
     reject(link_bps < g("min_link_bps"),
-           np.array([f"link: {p.name} needs links of at least {p.min_link_bps / 1e9:g} Gbit/s"
-                     for p in pols], dtype=object)[pcode])
-    reject(c["rtt_ms"] > g("max_rtt_ms"),
-           np.array([f"rtt: {p.name} allows at most {p.max_rtt_ms:g} ms" for p in pols],
-                    dtype=object)[pcode])
+           per_profile("link: {p.name} needs links of at least {gbps:g} Gbit/s"))
+    reject(c["rtt_ms"] > g("max_rtt_ms"), per_profile("rtt: {p.name} allows at most {p.max_rtt_ms:g} ms"))
     reject(multichannel & (nics > max_nics),
-           np.array([f"nics: {p.name} uses at most {p.max_nics:g} NICs below 10 Gbit/s and "
-                     f"{p.max_nics_10g:g} at 10 Gbit/s or more" for p in pols], dtype=object)[pcode])
+           per_profile("nics: {p.name} uses at most {p.max_nics:g} NICs below 10 Gbit/s and "
+                       "{p.max_nics_10g:g} at 10 Gbit/s or more"))
     same_subnet = c["same_subnet"].astype(bool)
     reject(~same_subnet & (g("refuses_cross_subnet") == 1.0),
-           np.array([f"same_subnet: {p.name} requires the destination on the VM's L2 subnet"
-                     for p in pols], dtype=object)[pcode])
+           per_profile("same_subnet: {p.name} requires the destination on the VM's L2 subnet"))
     reject(c["auto_converge"].astype(bool) & (pcode != list(PROFILES).index("qemu")),
            "auto_converge: only the qemu profile has auto-converge")
 
@@ -515,20 +517,22 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
 
     failed_pre = status_code == precopy.FAILED
     failed = ok & (failed_pre | (moves_memory & sw.too_long))
-    status = np.where(rejected, "rejected", np.where(failed, "failed", "completed")).astype(object)
-    reasons_tbl = np.array([precopy.REASONS[k] for k in sorted(precopy.REASONS)], dtype=object)
-    pre_reason = reasons_tbl[reason_code]
-    too_long_msg = np.array([f"switch-over would exceed the maximum of {p.max_switchover_s:g} s; "
-                             "the VM stays on the source" for p in pols], dtype=object)[pcode]
-    reason = np.where(rejected, reason,
-                      np.where(ok & sw.too_long & ~failed_pre, too_long_msg, pre_reason)).astype(object)
+    status = _STATUS_TABLE[np.where(rejected, 2, np.where(failed, 1, 0))]
+    reason = _REASON_TABLE[np.where(ok, reason_code, 0)]
+    too_long = ok & sw.too_long & ~failed_pre
+    if too_long.any():
+        reason[too_long] = np.array([f"switch-over would exceed the maximum of {p.max_switchover_s:g} "
+                                     "s; the VM stays on the source" for p in pols],
+                                    dtype=object)[np.broadcast_to(pcode, (n,))[too_long]]
+    storage_forced = prep.storage_forced
+    patch = storage_forced & ~failed & (reason_code == precopy.R_NONE)
+    if patch.any():
+        reason[patch] = "storage pass limit reached: the rest copied with the VM suspended"
+    if rejected.any():
+        reason[rejected] = prep.reason[rejected]
     converged = ok & (status_code == precopy.CONVERGED) & ~failed
     forced = ok & (status_code == precopy.FORCED) & ~failed
     done = ok & ~failed
-    storage_forced = prep.storage_forced
-    reason = np.where(storage_forced & (reason == ""),
-                      "storage pass limit reached: the rest copied with the VM suspended",
-                      reason).astype(object)
     zero = np.zeros(n)
     z = lambda a: np.where(ok, a, 0.0)  # noqa: E731
     downtime_ms = np.where(done, sw.downtime_s * 1e3, 0.0)
@@ -563,6 +567,8 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
 
 
 STORAGE_SHARED, STORAGE_MIRROR, STORAGE_ITERATIVE, STORAGE_SHARED_NOTHING = range(4)
+_STATUS_TABLE = np.array(["completed", "failed", "rejected"], dtype=object)
+_REASON_TABLE = np.array([precopy.REASONS[k] for k in sorted(precopy.REASONS)], dtype=object)
 
 
 def migrate(**inputs: Any) -> dict[str, Any]:
