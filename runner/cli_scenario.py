@@ -8,8 +8,6 @@ interrupted (committed parts stay; rerun with ``--resume``).
 
 from __future__ import annotations
 
-import signal
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +15,15 @@ from typing import Annotated, Any
 import typer
 
 from runner.cli import app
+from runner.cli_common import (
+    ForceOption,
+    ProgressOption,
+    ResumeOption,
+    echo_err,
+    exit_if_failed,
+    output_state,
+    run_interruptible,
+)
 
 _HELP = (
     "Run a cluster scenario (hosts, VMs, an evacuation or a list of moves; kind = \"scenario\") "
@@ -39,10 +46,6 @@ class Engine(str, Enum):
     actors = "actors"
 
 
-def _echo_err(text: str) -> None:
-    typer.echo(text, err=True)
-
-
 @app.command(help=_HELP)
 def scenario(
     spec: Annotated[Path, typer.Argument(help="Scenario spec (TOML, kind = \"scenario\"), e.g. "
@@ -55,11 +58,8 @@ def scenario(
                           "(default: $RAY_ADDRESS).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run directory (default: results/<name>).")] = None,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Finish an interrupted run: keep its committed parts, compute the rest.")
-    ] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an existing run in the output directory.")] = False,
+    resume: ResumeOption = False,
+    force: ForceOption = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the scenario points, hosts, VMs and moves; run nothing.")] = False,
     batch_size: Annotated[int | None, typer.Option(
@@ -72,8 +72,7 @@ def scenario(
     stream_actors: Annotated[int | None, typer.Option(
         "--stream-actors", min=1, max=4096,
         help="--engine actors: stream actors in the pool (default 4).")] = None,
-    progress: Annotated[bool, typer.Option(
-        "--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     from runner.scenario_run import default_out
     from runner.scenario_spec import load_scenario
@@ -95,7 +94,6 @@ def scenario(
 def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
     from collections import Counter
 
-    from runner import rundir
     from runner.display import table
 
     n = spec.n_points
@@ -104,9 +102,7 @@ def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
                        if a.length > 1) or "one point"
     typer.echo(f"scenario {spec.name} ({spec.path}): {n:,} point{'s' if n != 1 else ''} ({sizes})")
     typer.echo(f"parts: {-(-n // bs):,} of up to {bs:,} points")
-    state = "exists: a run (use --resume or --force)" if rundir.is_run_dir(root) else \
-        ("exists" if root.exists() else "will be created")
-    typer.echo(f"output: {root} ({state})")
+    typer.echo(f"output: {root} ({output_state(root)})")
     picks = sorted({i for i in (0, 1, 2, n // 2, n - 2, n - 1) if 0 <= i < n})
     swept = spec.swept()
     rows = []
@@ -142,36 +138,25 @@ def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, 
          stream_actors: int | None) -> None:
     from runner.scenario_run import run_scenario
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = run_scenario(spec, root, engine=engine, address=address, resume=resume,
-                              force=force, batch_size=batch_size, progress=progress,
-                              host_actors=host_actors, stream_actors=stream_actors)
-    except KeyboardInterrupt:
-        _echo_err(f"migsim: interrupted; committed parts are kept in {root}; finish with: "
-                  f"migsim scenario {spec.path} --out {root} --resume")
-        sys.exit(130)
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    result = run_interruptible(
+        lambda: run_scenario(spec, root, engine=engine, address=address, resume=resume,
+                             force=force, batch_size=batch_size, progress=progress,
+                             host_actors=host_actors, stream_actors=stream_actors),
+        f"migsim: interrupted; committed parts are kept in {root}; finish with: "
+        f"migsim scenario {spec.path} --out {root} --resume")
     c = result.counts
     resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
         if result.resumed_batches else ""
     where = f" on {len(result.nodes)} Ray node{'s' if len(result.nodes) != 1 else ''}" \
         if result.nodes else ""
-    _echo_err(f"migsim: {result.n_points:,} scenario point{'s' if result.n_points != 1 else ''}, "
+    echo_err(f"migsim: {result.n_points:,} scenario point{'s' if result.n_points != 1 else ''}, "
               f"{result.migrations:,} migrations: {c['completed']:,} completed, "
               f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall "
               f"({engine} engine{where}){resumed}")
     _print_points(result.root)
-    _echo_err(f"migsim: results in {result.root}; try: migsim plot {result.root} timeline "
+    echo_err(f"migsim: results in {result.root}; try: migsim plot {result.root} timeline "
               f"--out timeline.png")
-    if result.failed:
-        _echo_err(f"migsim: {result.failed:,} migrations failed (status = failed, reason in the "
-                  f"rows); exit status 1")
-        sys.exit(1)
+    exit_if_failed(result.failed, "migrations")
 
 
 def _print_points(root: Path, limit: int = 20) -> None:
@@ -192,6 +177,6 @@ def _print_points(root: Path, limit: int = 20) -> None:
                                                   "max_downtime_ms"]
     rows = [[_fmt(r[c], path_of.get(c, "")) for c in cols]
             for r in df.head(limit).iter_rows(named=True)]
-    _echo_err(table(rows, cols))
+    echo_err(table(rows, cols))
     if df.height > limit:
-        _echo_err(f"(first {limit} points; all in {root / 'scenarios'})")
+        echo_err(f"(first {limit} points; all in {root / 'scenarios'})")

@@ -8,8 +8,6 @@ points — refused by the profile or out of domain — are valid answers); 1 whe
 
 from __future__ import annotations
 
-import signal
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,6 +15,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from runner.cli import app
+from runner.cli_common import (
+    ForceOption,
+    ProgressOption,
+    ResumeOption,
+    echo_err,
+    exit_if_failed,
+    output_state,
+    run_interruptible,
+)
 from runner.errors import OptionError
 
 _SWEEP_HELP = (
@@ -31,10 +38,6 @@ _SWEEP_HELP = (
 )
 
 
-def _echo_err(text: str) -> None:
-    typer.echo(text, err=True)
-
-
 @app.command(help=_SWEEP_HELP)
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML), e.g. sweeps/quickstart.toml.",
@@ -44,19 +47,15 @@ def sweep(
     address: Annotated[Optional[str], typer.Option(
         "--address", help="Ray cluster to join: host:port, ray://host:port or auto "
                           "(default: $RAY_ADDRESS, else an embedded Ray).")] = None,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Finish an interrupted run: keep its committed parts, compute the rest.")
-    ] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an existing run in the output directory.")] = False,
+    resume: ResumeOption = False,
+    force: ForceOption = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the point count, sample points and output location; run nothing.")
     ] = False,
     batch_size: Annotated[Optional[int], typer.Option(
         "--batch-size", min=1, max=10_000_000,
         help="Points per Ray task (default: the spec's, else by sweep size).")] = None,
-    progress: Annotated[bool, typer.Option(
-        "--progress/--no-progress", help="Progress bar on stderr.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     from runner.spec import load_spec
     from runner.sweep import default_out
@@ -72,7 +71,6 @@ def sweep(
 
 
 def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
-    from runner import rundir
     from runner.display import human, table
     from runner.schema import INPUT_COLUMNS
 
@@ -83,9 +81,7 @@ def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
                        if a.length > 1) or "one point"
     typer.echo(f"sweep {spec.name} ({spec.path}): {n:,} points ({sizes})")
     typer.echo(f"batches: {-(-n // bs):,} of up to {bs:,} points")
-    state = "exists: a run (use --resume or --force)" if rundir.is_run_dir(root) else \
-        ("exists" if root.exists() else "will be created")
-    typer.echo(f"output: {root} ({state})")
+    typer.echo(f"output: {root} ({output_state(root)})")
     swept = plan.swept_columns()
     fixed = [c for c in INPUT_COLUMNS if c in plan.fixed]
     if fixed:
@@ -114,32 +110,21 @@ def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
          batch_size: int | None, progress: bool) -> None:
     from runner.sweep import run_sweep
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = run_sweep(spec, root, address=address, resume=resume, force=force,
-                           batch_size=batch_size, progress=progress)
-    except KeyboardInterrupt:
-        _echo_err(f"migsim: interrupted; committed parts are kept in {root}; finish with: "
-                  f"migsim sweep {spec.path} --out {root} --resume")
-        sys.exit(130)
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    result = run_interruptible(
+        lambda: run_sweep(spec, root, address=address, resume=resume, force=force,
+                          batch_size=batch_size, progress=progress),
+        f"migsim: interrupted; committed parts are kept in {root}; finish with: "
+        f"migsim sweep {spec.path} --out {root} --resume")
     c = result.counts
     rate = result.computed_points / result.compute_s if result.compute_s > 0 else 0.0
     resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
         if result.resumed_batches else ""
-    _echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
+    echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
               f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall, "
               f"{result.compute_s:.1f} s computing ({rate:,.0f} points/s){resumed}")
-    _echo_err(f"migsim: results in {result.root} ({result.n_batches} part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
+    echo_err(f"migsim: results in {result.root} ({result.n_batches} part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
               f"{result.root} --by profile")
-    if result.failed:
-        _echo_err(f"migsim: {result.failed:,} points failed (status = failed, reason in the rows); "
-                  f"exit status 1")
-        sys.exit(1)
+    exit_if_failed(result.failed, "points")
 
 
 def _warn_incomplete(run_dir: Path) -> None:
@@ -147,7 +132,7 @@ def _warn_incomplete(run_dir: Path) -> None:
 
     info = run_info(run_dir)
     if not info.complete:
-        _echo_err(f"migsim: warning: {info.describe_missing()}")
+        echo_err(f"migsim: warning: {info.describe_missing()}")
 
 
 def _print_frame(df: Any, limit: int) -> None:
@@ -159,7 +144,7 @@ def _print_frame(df: Any, limit: int) -> None:
                    tbl_hide_column_data_types=True, thousands_separator=False):
         typer.echo(df.head(rows))
     if rows < df.height:
-        _echo_err(f"migsim: showing {rows:,} of {df.height:,} rows (--limit 0 shows all, --out "
+        echo_err(f"migsim: showing {rows:,} of {df.height:,} rows (--limit 0 shows all, --out "
                   f"FILE.csv writes all)")
 
 
@@ -181,7 +166,7 @@ def query(
     df = run_sql(run_dir, sql)
     if out is not None:
         write_frame(df, out)
-        _echo_err(f"migsim: wrote {df.height:,} rows x {df.width} columns to {out}")
+        echo_err(f"migsim: wrote {df.height:,} rows x {df.width} columns to {out}")
         return
     _print_frame(df, limit)
 
@@ -210,7 +195,7 @@ def summary(
     df = summarise(run_dir, [b for b in by.split(",") if b.strip()], where)
     if out is not None:
         write_frame(df, out)
-        _echo_err(f"migsim: wrote {df.height:,} groups to {out}")
+        echo_err(f"migsim: wrote {df.height:,} groups to {out}")
         return
     _print_frame(df, 200)
 
@@ -258,7 +243,7 @@ def plot(
     _warn_incomplete(run_dir)
     if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plot_timeline)
         from runner.plot_timeline import plot as draw_scenario
-        _echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
         return
     path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
-    _echo_err(f"migsim: wrote {path}")
+    echo_err(f"migsim: wrote {path}")

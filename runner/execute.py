@@ -141,12 +141,48 @@ def dispatch(plan: Plan, layout: Layout, batches: Iterable[int], fingerprint: st
         If a batch fails for good (its retries exhausted, or an error in the runner itself).
     """
     import ray
-    from ray import exceptions as rex
 
     task = ray.remote(run_batch).options(num_cpus=1, max_retries=max_retries,
                                          retry_exceptions=False, name="migsim-batch")
     plan_ref = ray.put(plan)
     cap = max_in_flight or max(2, 2 * cluster_cpus())
+
+    def submit(b: int) -> Any:
+        return task.remote(plan_ref, str(layout.root), layout.n_points, layout.batch_size, b,
+                           fingerprint, model_version)
+
+    run_bounded(submit, batches, lambda b, stats: on_result(stats), cap, on_tick=on_tick,
+                max_retries=max_retries)
+
+
+def run_bounded(submit: Callable[[int], Any], batches: Iterable[int],
+                on_done: Callable[[int, Any], None], cap: int,
+                on_tick: Callable[[], None] | None = None, max_retries: int = MAX_RETRIES) -> None:
+    """Keep at most ``cap`` Ray tasks in flight until every batch is done.
+
+    Parameters
+    ----------
+    submit : callable
+        Starts the task of a batch; returns its object ref.
+    batches : iterable of int
+        Batch indices, submitted in this order.
+    on_done : callable
+        Called in the driver with the batch index and the task's result, as each finishes.
+    cap : int
+        Tasks submitted but not finished.
+    on_tick : callable, optional
+        Called about twice a second while waiting (progress redraw).
+    max_retries : int
+        The tasks' retries (for the message when a batch is lost).
+
+    Raises
+    ------
+    RayError
+        If a batch fails for good; the tasks still in flight are cancelled.
+    """
+    import ray
+    from ray import exceptions as rex
+
     todo = iter(batches)
     inflight: dict[Any, int] = {}
     try:
@@ -155,9 +191,7 @@ def dispatch(plan: Plan, layout: Layout, batches: Iterable[int], fingerprint: st
                 b = next(todo, None)
                 if b is None:
                     break
-                ref = task.remote(plan_ref, str(layout.root), layout.n_points, layout.batch_size, b,
-                                  fingerprint, model_version)
-                inflight[ref] = b
+                inflight[submit(b)] = b
             if not inflight:
                 break
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
@@ -176,7 +210,7 @@ def dispatch(plan: Plan, layout: Layout, batches: Iterable[int], fingerprint: st
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     raise RayError(f"batch {b} lost after {max_retries} retries: "
                                    f"{type(exc).__name__}: {first}") from None
-                on_result(stats)
+                on_done(b, stats)
     except BaseException:
         for ref in inflight:
             try:

@@ -21,19 +21,12 @@ from typing import Any
 import numpy as np
 
 from runner.errors import QueryError
+from runner.plots import FORMATS, pyplot, save_figure
 
 KINDS = ("timeline", "makespan")
-FORMATS = (".png", ".svg", ".pdf")
 COLORS = {"queue": "#bdbdbd", "prepare": "#c6dbef", "precopy": "#3182bd", "switchover": "#d62728",
           "failed": "#fd8d3c", "rejected": "#969696"}
 MAX_LANES = 400
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _check_out(out: str | os.PathLike[str]) -> Path:
@@ -43,16 +36,6 @@ def _check_out(out: str | os.PathLike[str]) -> Path:
     if not path.parent.exists():
         raise QueryError(f"--out {str(out)!r}: directory {str(path.parent)!r} does not exist")
     return path
-
-
-def _save(fig: Any, out: Path) -> None:
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    try:
-        fig.savefig(tmp, dpi=150)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -120,7 +103,7 @@ def timeline(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], point
     if df.height == 0:
         raise QueryError(f"point {p}: no migrations to draw")
     shown = df.head(MAX_LANES)
-    plt = _pyplot()
+    plt = pyplot()
     n = shown.height
     fig, ax = plt.subplots(figsize=(11, min(2.0 + 0.22 * n, 40)), constrained_layout=True)
     hosts = shown.get_column("source").to_list()
@@ -187,7 +170,7 @@ def timeline(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], point
         f"{summ['completed']} completed, {summ['failed']} failed, {summ['rejected']} refused; "
         f"longest queue wait {_human_time(summ['max_queue_wait_s'])}, "
         f"max downtime {summ['max_downtime_ms']:.0f} ms"), fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 
@@ -221,7 +204,7 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
         raise QueryError(f"--x: invalid value {x!r}; allowed: a swept column: {', '.join(swept)}")
     others = [c for c in swept if c != x]
     series = others[0] if others else None
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, constrained_layout=True)
     groups = [(None, df)] if series is None else \
         [(k[0], g) for k, g in df.sort(series).group_by([series], maintain_order=True)]
@@ -249,7 +232,7 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
     ax2.text(0.01, 0.97, "circled: some migrations forced or failed", transform=ax2.transAxes,
              va="top", fontsize=8)
     ax1.set_title(title or f"{Path(run_dir).name}: makespan vs {path_of.get(x, x)}", fontsize=11)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return path
 

@@ -38,7 +38,8 @@ MAX_X = 40
 MAX_CELLS = 200
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` with the Agg backend."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -93,7 +94,8 @@ def _panels(plt: Any, n: int, rows: int = 1, height: float = 4.2) -> tuple[Any, 
     return fig, axes
 
 
-def _save(fig: Any, out: Path) -> None:
+def save_figure(fig: Any, out: Path) -> None:
+    """Save a figure atomically (temporary file, then rename)."""
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     try:
         fig.savefig(tmp, dpi=150)
@@ -125,7 +127,7 @@ def convergence(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
 
     if color not in ("verdict", "downtime"):
         raise QueryError(f"--color: invalid value {color!r}; allowed: verdict, downtime")
-    plt = _pyplot()
+    plt = pyplot()
     df = _collect(run_dir, where, ["profile", "dirty_rate_Bps", "link_bps", "status", "forced",
                                    "max_throttle_pct", "downtime_ms"])
     df = _verdicts(df)
@@ -203,7 +205,7 @@ def convergence(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
         fig.legend(handles=[blank, ref_handle], loc="outside lower center", ncol=2)
     fig.suptitle(title or f"Pre-copy convergence by profile: {Path(run_dir).name} "
                  f"({df.height:,} points)")
-    _save(fig, out)
+    save_figure(fig, out)
     plt.close(fig)
 
 
@@ -212,7 +214,7 @@ def time_curves(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
     """Median total time and downtime vs dirty rate, a line per link speed, a column per profile."""
     import polars as pl
 
-    plt = _pyplot()
+    plt = pyplot()
     df = _collect(run_dir, where, ["profile", "dirty_rate_Bps", "link_bps", "status",
                                    "total_time_s", "downtime_ms"])
     done = df.filter(pl.col("status") == "completed")
@@ -257,7 +259,7 @@ def time_curves(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
     fig.suptitle(title or f"Migration time and downtime vs dirty rate: {Path(run_dir).name}\n"
                  f"medians of {done.height:,} completed points ({n_failed:,} failed or rejected "
                  f"not shown)", fontsize=11)
-    _save(fig, out)
+    save_figure(fig, out)
     plt.close(fig)
 
 
@@ -266,7 +268,7 @@ def traffic(run_dir: str | os.PathLike[str], out: Path, where: str | None = None
     """Bytes on the wire vs VM memory: median and 10–90 % band per profile."""
     import polars as pl
 
-    plt = _pyplot()
+    plt = pyplot()
     df = _collect(run_dir, where, ["profile", "memory_bytes", "status", "transferred_bytes"])
     done = df.filter(pl.col("status") == "completed")
     if done.height == 0:
@@ -298,7 +300,7 @@ def traffic(run_dir: str | os.PathLike[str], out: Path, where: str | None = None
     ax.legend(title="profile (median, 10-90 % band)")
     ax.set_title(title or f"Migration traffic vs VM size: {Path(run_dir).name}\n"
                  f"{done.height:,} completed points", fontsize=11)
-    _save(fig, out)
+    save_figure(fig, out)
     plt.close(fig)
 
 

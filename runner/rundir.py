@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import models
 from runner.errors import RunDirError
 from runner.schema import INPUT_COLUMNS, META_COLUMNS, SCHEMA
 
@@ -243,3 +245,90 @@ def create(root: Path, spec_text: str, resolved: dict[str, Any], manifest: dict[
 def now() -> str:
     """UTC timestamp for manifests."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def migsim_version() -> str:
+    """The installed migsim version (``"unknown"`` when it cannot be read)."""
+    try:
+        from importlib.metadata import version
+        return version("migsim")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def base_manifest(kind: str, name: str, spec_source: str | None, fingerprint: str,
+                  layout: Layout) -> dict[str, Any]:
+    """The fields every run manifest starts with (a new run: status ``running``).
+
+    Callers add their own fields after these (``counts``, ``wall_s``, ...), in file order.
+    """
+    return {
+        "kind": kind, "format": 1, "name": name, "spec_source": spec_source,
+        "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
+        "migsim_version": migsim_version(), "n_points": layout.n_points,
+        "batch_size": layout.batch_size, "n_batches": layout.n_batches,
+        "created": now(), "updated": now(), "status": "running",
+    }
+
+
+def resume_layout(root: Path, n_points: int, fingerprint: str, batch_size: int | None, *,
+                  kind: str | None = None, what: str = "spec (or seed)"
+                  ) -> tuple[Layout, dict[str, Any]]:
+    """Check that an existing run can be resumed; return its layout and manifest.
+
+    Parameters
+    ----------
+    root : Path
+        The run directory (holding a manifest).
+    n_points : int
+        Points of the spec being resumed.
+    fingerprint : str
+        The spec's fingerprint; must match the manifest's.
+    batch_size : int, optional
+        The batch size asked for; when given, must match the manifest's.
+    kind : str, optional
+        The manifest kind required, ``migsim-<label>-run`` (``None``: not checked).
+    what : str
+        What made the run, for the message on a fingerprint mismatch.
+
+    Raises
+    ------
+    RunDirError
+        If the run has another kind, spec, model version or batch size.
+    """
+    man = read_manifest(root)
+    if kind is not None and man.get("kind") != kind:
+        label = kind.removeprefix("migsim-").removesuffix("-run")
+        raise RunDirError(f"{root}: is not a {label} run (it is a {man.get('kind', 'foreign')} "
+                          f"run); choose another --out")
+    if man.get("fingerprint") != fingerprint:
+        raise RunDirError(f"{root}: was made from a different {what}; rerun without "
+                          f"--resume and with --force to replace it, or choose another --out")
+    if man.get("model_version") != models.MODEL_VERSION:
+        raise RunDirError(f"{root}: was made with model version {man.get('model_version')}, this "
+                          f"is {models.MODEL_VERSION}; use --force to recompute it")
+    bs = int(man["batch_size"])
+    if batch_size is not None and batch_size != bs:
+        raise RunDirError(f"{root}: was made with --batch-size {bs}; resume with the same batch "
+                          f"size (or leave it out)")
+    return Layout(root, n_points, bs), man
+
+
+def mark_interrupted(root: Path, manifest: dict[str, Any], **fields: Any) -> None:
+    """Record ``status: interrupted`` (and ``fields``) in the manifest, best effort."""
+    manifest.update(status="interrupted", updated=now(), **fields)
+    try:
+        write_json(root / MANIFEST, manifest)
+    except OSError:
+        pass
+
+
+def node_id() -> str:
+    """The Ray node id of this process, else the host name (provenance of parts)."""
+    try:
+        import ray
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - provenance only
+        pass
+    return socket.gethostname()

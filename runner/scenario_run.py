@@ -27,7 +27,6 @@ is checked, then Ray is reached, and only then is anything written.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,10 +47,11 @@ from models.scenario import (
     Scenario,
 )
 from runner import rundir
-from runner.errors import RayError, RunDirError
+from runner.errors import RunDirError
 from runner.progress import Progress
 from runner.rundir import Layout
 from runner.scenario_spec import ScenarioSpec, load_scenario
+from runner.schema import arrow_type
 
 RESULTS = Path("results")
 SCENARIOS = "scenarios"
@@ -76,15 +76,6 @@ HOST_COLUMNS: dict[str, tuple[Any, str]] = {
 
 
 # ====================================================================== tables
-def _arrow_type(dtype: Any) -> pa.DataType:
-    dtype = np.dtype(dtype)
-    if dtype == np.dtype(object):
-        return pa.string()
-    if dtype == np.dtype(bool):
-        return pa.bool_()
-    return pa.from_numpy_dtype(dtype)
-
-
 def _axis_types(spec: ScenarioSpec) -> dict[str, pa.DataType]:
     out: dict[str, pa.DataType] = {}
     for a in spec.axes:
@@ -111,15 +102,15 @@ def schemas(spec: ScenarioSpec) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
     head = [pa.field("point_id", pa.int64(), nullable=False,
                      metadata=_meta("index of the scenario point in its sweep")),
             pa.field("scenario", pa.string(), metadata=_meta("scenario name"))]
-    mig = head + axes + [pa.field(k, _arrow_type(d), metadata=_meta(h))
+    mig = head + axes + [pa.field(k, arrow_type(d), metadata=_meta(h))
                          for k, (d, h) in TIMELINE_COLUMNS.items()]
-    mig += [pa.field(f.column, _arrow_type(f.dtype), nullable=f.default is None,
+    mig += [pa.field(f.column, arrow_type(f.dtype), nullable=f.default is None,
                      metadata={b"unit_kind": f.kind.encode(), b"description": f.help.encode()})
             for f in INPUTS]
-    mig += [pa.field(k, _arrow_type(d), metadata=_meta(h)) for k, (d, h) in OUTPUTS.items()]
+    mig += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in OUTPUTS.items()]
     summ = head + [pa.field("profile", pa.string(), metadata=_meta("hypervisor profile"))] + axes
-    summ += [pa.field(k, _arrow_type(d), metadata=_meta(h)) for k, (d, h) in SUMMARY_COLUMNS.items()]
-    hosts = head + axes + [pa.field(k, _arrow_type(d), metadata=_meta(h))
+    summ += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in SUMMARY_COLUMNS.items()]
+    hosts = head + axes + [pa.field(k, arrow_type(d), metadata=_meta(h))
                            for k, (d, h) in HOST_COLUMNS.items()]
     return pa.schema(mig), pa.schema(summ), pa.schema(hosts)
 
@@ -253,7 +244,7 @@ def write_batch(root: Path, n_points: int, batch_size: int, batch: int, b: Batch
     """Commit a batch's three parts (hosts, scenarios, then migrations); return its counters."""
     mig_l, sum_l, host_l = _layouts(root, n_points, batch_size)
     start, stop = mig_l.bounds(batch)
-    node = _node_id()
+    node = rundir.node_id()
     meta = {"batch": batch, "start": start, "stop": stop, "points": b.points, "rows": b.rows,
             "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
             "counts": b.counts, "node_id": node, "pid": os.getpid(), "engine": engine}
@@ -281,24 +272,6 @@ def batch_is_valid(root: Path, n_points: int, batch_size: int, batch: int,
     if metas[0]["num_rows"] != metas[0]["rows"]:
         return None
     return metas[0]
-
-
-def _node_id() -> str:
-    try:
-        import ray
-        if ray.is_initialized():
-            return ray.get_runtime_context().get_node_id()
-    except Exception:  # noqa: BLE001 - provenance only
-        pass
-    return socket.gethostname()
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("migsim")
-    except Exception:  # noqa: BLE001
-        return "unknown"
 
 
 # ====================================================================== progress
@@ -353,35 +326,12 @@ def default_out(spec: ScenarioSpec) -> Path:
 
 def _manifest(spec: ScenarioSpec, layout: Layout, fingerprint: str, engine: str) -> dict[str, Any]:
     return {
-        "kind": MANIFEST_KIND, "format": 1, "name": spec.name, "spec_source": spec.path,
-        "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
-        "migsim_version": _version(), "n_points": layout.n_points,
-        "batch_size": layout.batch_size, "n_batches": layout.n_batches,
-        "created": rundir.now(), "updated": rundir.now(), "status": "running", "engine": engine,
-        "counts": {s: 0 for s in STATUSES}, "migrations": 0, "wall_s": None,
+        **rundir.base_manifest(MANIFEST_KIND, spec.name, spec.path, fingerprint, layout),
+        "engine": engine, "counts": {s: 0 for s in STATUSES}, "migrations": 0, "wall_s": None,
         "tables": {rundir.PARTS: "one row per migration", SCENARIOS: "one row per scenario point",
                    HOSTS: "one row per host and scenario point"},
         "swept": spec.columns(),
     }
-
-
-def _resume_layout(root: Path, spec: ScenarioSpec, fingerprint: str, batch_size: int | None
-                   ) -> tuple[Layout, dict[str, Any]]:
-    man = rundir.read_manifest(root)
-    if man.get("kind") != MANIFEST_KIND:
-        raise RunDirError(f"{root}: is not a scenario run (it is a {man.get('kind', 'foreign')} "
-                          f"run); choose another --out")
-    if man.get("fingerprint") != fingerprint:
-        raise RunDirError(f"{root}: was made from a different scenario spec; rerun without "
-                          f"--resume and with --force to replace it, or choose another --out")
-    if man.get("model_version") != models.MODEL_VERSION:
-        raise RunDirError(f"{root}: was made with model version {man.get('model_version')}, this "
-                          f"is {models.MODEL_VERSION}; use --force to recompute it")
-    bs = int(man["batch_size"])
-    if batch_size is not None and batch_size != bs:
-        raise RunDirError(f"{root}: was made with --batch-size {bs}; resume with the same batch "
-                          f"size (or leave it out)")
-    return Layout(root, spec.n_points, bs), man
 
 
 def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None, *,
@@ -423,7 +373,8 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
     fingerprint = spec.fingerprint()
     resuming = resume and rundir.is_run_dir(root)
     if resuming:
-        layout, man = _resume_layout(root, spec, fingerprint, batch_size)
+        layout, man = rundir.resume_layout(root, spec.n_points, fingerprint, batch_size,
+                                           kind=MANIFEST_KIND, what="scenario spec")
     else:
         layout = Layout(root, spec.n_points, spec.effective_batch_size(batch_size))
         rundir.check_fresh(root, force)
@@ -479,12 +430,7 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
                                           fingerprint, engine))
         except BaseException:
             bar.close()
-            man.update(status="interrupted", updated=rundir.now(), counts=result.counts,
-                       migrations=result.migrations)
-            try:
-                rundir.write_json(root / rundir.MANIFEST, man)
-            except OSError:
-                pass
+            rundir.mark_interrupted(root, man, counts=result.counts, migrations=result.migrations)
             raise
         bar.close()
 
@@ -535,51 +481,24 @@ def _run_tasks(spec: ScenarioSpec, layout: Layout, missing: list[int], fingerpri
                bar: Progress, on_result: Callable[[dict[str, Any]], None],
                moves: list[int]) -> None:
     import ray
-    from ray import exceptions as rex
 
-    from runner.execute import MAX_RETRIES, cluster_cpus
+    from runner.execute import MAX_RETRIES, cluster_cpus, run_bounded
 
     task = ray.remote(_task).options(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False,
                                      name="migsim-scenario-batch")
     spec_ref = ray.put(spec)
     cap = max(2, 2 * cluster_cpus())
-    todo = iter(missing)
-    inflight: dict[Any, int] = {}
-    try:
-        while True:
-            while len(inflight) < cap:
-                b = next(todo, None)
-                if b is None:
-                    break
-                inflight[task.remote(spec_ref, str(layout.root), layout.n_points,
-                                     layout.batch_size, b, fingerprint)] = b
-            if not inflight:
-                break
-            done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
-            bar.draw()
-            for ref in done:
-                b = inflight.pop(ref)
-                try:
-                    stats = ray.get(ref)
-                except rex.RayTaskError as exc:
-                    cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                    raise RayError(f"batch {b} failed: {type(cause).__name__}: "
-                                   f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
-                                   ) from None
-                except rex.RayError as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    raise RayError(f"batch {b} lost after {MAX_RETRIES} retries: "
-                                   f"{type(exc).__name__}: {first}") from None
-                on_result(stats)
-                start, stop = layout.bounds(b)
-                bar.advance(sum(moves[start:stop]))
-    except BaseException:
-        for ref in inflight:
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001
-                pass
-        raise
+
+    def submit(b: int) -> Any:
+        return task.remote(spec_ref, str(layout.root), layout.n_points, layout.batch_size, b,
+                           fingerprint)
+
+    def on_done(b: int, stats: dict[str, Any]) -> None:
+        on_result(stats)
+        start, stop = layout.bounds(b)
+        bar.advance(sum(moves[start:stop]))
+
+    run_bounded(submit, missing, on_done, cap, on_tick=bar.draw, max_retries=MAX_RETRIES)
 
 
 def load_tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -84,7 +84,7 @@ from models.placement import PLACEMENTS, VM, Host, MoveSpec, PlanSpec, expand
 from models.policy import PROFILES, REMEDIES, Limits, Policy, get_profile
 from models.scenario import Scenario
 from runner import rng
-from runner.errors import SpecFileError
+from runner.spec import parse_toml, read_spec_file
 from runner.values import FieldParser, Random, Values
 
 KIND = "scenario"
@@ -257,24 +257,14 @@ def load_scenario(path: str | os.PathLike[str]) -> ScenarioSpec:
     SpecError
         Naming the file, the field, the value and what is allowed.
     """
-    where = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise SpecFileError(where, "no such spec file" if not p.exists() else "not a file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecFileError(where, f"cannot read the spec: {exc}") from None
-    return parse_scenario(text, where, default_name=p.stem)
+    text = read_spec_file(path)
+    return parse_scenario(text, str(path), default_name=Path(path).stem)
 
 
 def parse_scenario(text: str, where: str = "<scenario>", default_name: str = "scenario",
                    check_points: bool = True) -> ScenarioSpec:
     """Parse and validate TOML text (see the module docstring)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecFileError(where, f"not valid TOML: {exc}") from None
+    doc = parse_toml(text, where)
     if doc.get("kind") != KIND:
         if "kind" not in doc:
             raise SpecError(where, "kind", None, 'kind = "scenario" at the top (a sweep spec runs '

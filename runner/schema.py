@@ -26,7 +26,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUTS)
 COLUMNS: tuple[str, ...] = META_COLUMNS + INPUT_COLUMNS + OUTPUT_COLUMNS
 
 
-def _arrow_type(dtype: Any) -> pa.DataType:
+def arrow_type(dtype: Any) -> pa.DataType:
+    """The Arrow type of a NumPy dtype (object: string)."""
     dtype = np.dtype(dtype)
     if dtype == np.dtype(object):
         return pa.string()
@@ -38,7 +39,7 @@ def _arrow_type(dtype: Any) -> pa.DataType:
 def _input_field(f: Field) -> pa.Field:
     nullable = f.default is None
     meta = {b"unit_kind": f.kind.encode(), b"description": f.help.encode()}
-    return pa.field(f.column, _arrow_type(f.dtype), nullable=nullable, metadata=meta)
+    return pa.field(f.column, arrow_type(f.dtype), nullable=nullable, metadata=meta)
 
 
 def _build() -> pa.Schema:
@@ -49,7 +50,7 @@ def _build() -> pa.Schema:
                  metadata={b"description": b"the point's own seed (random inputs derive from it)"}),
     ]
     fields += [_input_field(f) for f in INPUTS]
-    fields += [pa.field(name, _arrow_type(dt), metadata={b"description": desc.encode()})
+    fields += [pa.field(name, arrow_type(dt), metadata={b"description": desc.encode()})
                for name, (dt, desc) in OUTPUTS.items()]
     return pa.schema(fields)
 

@@ -130,23 +130,45 @@ def load_spec(path: str | os.PathLike[str]) -> Spec:
     SpecError
         Naming the file, the field, the value and what is allowed.
     """
+    text = read_spec_file(path)
+    return parse_spec(text, str(path), default_name=Path(path).stem)
+
+
+def read_spec_file(path: str | os.PathLike[str]) -> str:
+    """The text of a spec file (sweep or scenario).
+
+    Raises
+    ------
+    SpecFileError
+        If the file is missing, not a file or unreadable.
+    """
     where = str(path)
     p = Path(path)
     if not p.is_file():
         raise SpecFileError(where, "no such spec file" if not p.exists() else "not a file")
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecFileError(where, f"cannot read the spec: {exc}") from None
-    return parse_spec(text, where, default_name=p.stem)
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """The TOML document of a spec's text.
+
+    Raises
+    ------
+    SpecFileError
+        If the text is not valid TOML.
+    """
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecFileError(where, f"not valid TOML: {exc}") from None
 
 
 def parse_spec(text: str, where: str = "<spec>", default_name: str = "sweep") -> Spec:
     """Parse and validate TOML text (see the module docstring for the layout)."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecFileError(where, f"not valid TOML: {exc}") from None
+    doc = parse_toml(text, where)
     return _Builder(where, doc, default_name).build(text)
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import models
 from models.fields import STATUSES
 from runner import rundir
-from runner.errors import RunDirError
 from runner.execute import dispatch, ray_session
 from runner.progress import Progress
 from runner.rundir import Layout
@@ -75,39 +74,15 @@ def default_out(spec: Spec) -> Path:
     return RESULTS / spec.name
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("migsim")
-    except Exception:  # noqa: BLE001
-        return "unknown"
+#: ``kind`` of a sweep's manifest.
+MANIFEST_KIND = "migsim-sweep-run"
 
 
 def _manifest(spec: Spec, layout: Layout, fingerprint: str) -> dict[str, Any]:
     return {
-        "kind": "migsim-sweep-run", "format": 1, "name": spec.name, "spec_source": spec.path,
-        "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
-        "migsim_version": _version(), "n_points": layout.n_points,
-        "batch_size": layout.batch_size, "n_batches": layout.n_batches,
-        "created": rundir.now(), "updated": rundir.now(), "status": "running",
+        **rundir.base_manifest(MANIFEST_KIND, spec.name, spec.path, fingerprint, layout),
         "counts": {s: 0 for s in STATUSES}, "wall_s": None, "columns": list(COLUMNS),
     }
-
-
-def _resume_layout(root: Path, spec: Spec, fingerprint: str, batch_size: int | None
-                   ) -> tuple[Layout, dict[str, Any]]:
-    man = rundir.read_manifest(root)
-    if man.get("fingerprint") != fingerprint:
-        raise RunDirError(f"{root}: was made from a different spec (or seed); rerun without "
-                          f"--resume and with --force to replace it, or choose another --out")
-    if man.get("model_version") != models.MODEL_VERSION:
-        raise RunDirError(f"{root}: was made with model version {man.get('model_version')}, this "
-                          f"is {models.MODEL_VERSION}; use --force to recompute it")
-    bs = int(man["batch_size"])
-    if batch_size is not None and batch_size != bs:
-        raise RunDirError(f"{root}: was made with --batch-size {bs}; resume with the same batch "
-                          f"size (or leave it out)")
-    return Layout(root, spec.n_points, bs), man
 
 
 def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
@@ -152,7 +127,8 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
     existing: dict[int, dict[str, Any]] = {}
     resuming = resume and rundir.is_run_dir(root)
     if resuming:
-        layout, man = _resume_layout(root, spec, fingerprint, batch_size)
+        # the manifest kind is not checked for sweeps (another kind fails on its fingerprint)
+        layout, man = rundir.resume_layout(root, spec.n_points, fingerprint, batch_size)
     else:
         layout = Layout(root, spec.n_points, spec.effective_batch_size(batch_size))
         rundir.check_fresh(root, force)
@@ -196,11 +172,7 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
                      on_tick=bar.draw, max_in_flight=max_in_flight)
         except BaseException:
             bar.close()
-            man.update(status="interrupted", updated=rundir.now(), counts=result.counts)
-            try:
-                rundir.write_json(root / rundir.MANIFEST, man)
-            except OSError:
-                pass
+            rundir.mark_interrupted(root, man, counts=result.counts)
             raise
         bar.close()
         result.compute_s = time.monotonic() - t_dispatch

@@ -8,7 +8,6 @@ returns only a few counters, so nothing proportional to the sweep travels back t
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,7 @@ import pyarrow.compute as pc
 from models.fields import STATUSES
 from runner.batch import evaluate
 from runner.plan import Plan
-from runner.rundir import Layout, write_part
-
-
-def _node_id() -> str:
-    try:
-        import ray
-        if ray.is_initialized():
-            return ray.get_runtime_context().get_node_id()
-    except Exception:  # noqa: BLE001 - provenance only
-        pass
-    return socket.gethostname()
+from runner.rundir import Layout, node_id, write_part
 
 
 def run_batch(plan: Plan, root: str, n_points: int, batch_size: int, batch: int,
@@ -61,7 +50,7 @@ def run_batch(plan: Plan, root: str, n_points: int, batch_size: int, batch: int,
     table = evaluate(plan, start, stop)
     status = table.column("status")
     counts = {s: int(pc.sum(pc.equal(status, s)).as_py() or 0) for s in STATUSES}
-    node = _node_id()
+    node = node_id()
     meta = {"batch": batch, "start": start, "stop": stop, "fingerprint": fingerprint,
             "model_version": model_version, "counts": counts, "node_id": node, "pid": os.getpid()}
     write_part(layout, batch, table, meta)
