@@ -160,12 +160,25 @@ class ActorPool:
         """Have ``min(n_hosts, host_actors)`` host actors and the stream actors running."""
         import ray
 
-        opts = {"num_cpus": 0, "scheduling_strategy": "SPREAD", "max_restarts": 0}
-        HostActor = ray.remote(_Host).options(**opts)
-        StreamActor = ray.remote(_Streams).options(**opts)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # Round-robin over the live nodes (soft affinity: a node that cannot take an actor passes
+        # it on), so a cluster's actors really spread instead of relying on best-effort SPREAD.
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        placed = len(self.hosts) + len(self.streams)
+
+        def opts() -> dict[str, Any]:
+            nonlocal placed
+            node = nodes[placed % len(nodes)] if nodes else None
+            placed += 1
+            strategy = (NodeAffinitySchedulingStrategy(node, soft=True) if node else "SPREAD")
+            return {"num_cpus": 0, "scheduling_strategy": strategy, "max_restarts": 0}
+
+        HostActor, StreamActor = ray.remote(_Host), ray.remote(_Streams)
         want = max(1, min(n_hosts, self.max_hosts))
-        new = [HostActor.remote() for _ in range(want - len(self.hosts))]
-        new_s = [StreamActor.remote() for _ in range(self.n_streams - len(self.streams))]
+        new = [HostActor.options(**opts()).remote() for _ in range(want - len(self.hosts))]
+        new_s = [StreamActor.options(**opts()).remote()
+                 for _ in range(self.n_streams - len(self.streams))]
         try:
             ray.get([a.node.remote() for a in new + new_s])
         except Exception as exc:  # noqa: BLE001

@@ -26,8 +26,11 @@ def expectation(path: Path) -> str:
 def outcomes(tmp_path_factory: pytest.TempPathFactory, run_cli) -> dict[str, tuple]:
     """Run ``migsim sweep BAD --out DIR`` for the whole corpus, four at a time."""
 
+    # directories first: mktemp is not safe to call from several threads at once
+    works = {p: tmp_path_factory.mktemp(p.stem) for p in CORPUS}
+
     def one(path: Path) -> tuple:
-        work = tmp_path_factory.mktemp(path.stem)
+        work = works[path]
         out = work / "out"
         return run_cli(["sweep", path, "--out", out], cwd=work, timeout=120), work, out
 
