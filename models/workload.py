@@ -32,8 +32,6 @@ import math
 import numpy as np
 from numba import njit, vectorize
 
-RANDOM = 0
-SEQUENTIAL = 1
 SWEEP_PHASES = 8
 
 

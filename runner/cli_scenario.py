@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from runner.cli import app
+from runner.rundir import default_out
 from runner.cli_common import (
     ForceOption,
     ProgressOption,
@@ -74,7 +75,6 @@ def scenario(
         help="--engine actors: stream actors in the pool (default 4).")] = None,
     progress: ProgressOption = True,
 ) -> None:
-    from runner.scenario_run import default_out
     from runner.scenario_spec import load_scenario
 
     if resume and force:
@@ -83,7 +83,7 @@ def scenario(
         raise typer.BadParameter("--host-actors and --stream-actors need --engine actors",
                                  param_hint="--engine")
     loaded = load_scenario(spec)
-    root = out if out is not None else default_out(loaded)
+    root = out if out is not None else default_out(loaded.name)
     if dry_run:
         _dry_run(loaded, root, batch_size)
         return

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from runner.cli import app
+from runner.rundir import default_out
 from runner.cli_common import (
     ForceOption,
     ProgressOption,
@@ -58,12 +59,11 @@ def sweep(
     progress: ProgressOption = True,
 ) -> None:
     from runner.spec import load_spec
-    from runner.sweep import default_out
 
     if resume and force:
         raise OptionError("--resume keeps an existing run and --force replaces it: use one")
     loaded = load_spec(spec)
-    root = out if out is not None else default_out(loaded)
+    root = out if out is not None else default_out(loaded.name)
     if dry_run:
         _dry_run(loaded, root, batch_size)
         return

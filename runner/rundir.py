@@ -24,7 +24,7 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import models
+from models.fields import STATUSES
 from runner.errors import RunDirError
 from runner.schema import INPUT_COLUMNS, META_COLUMNS, SCHEMA
 
@@ -332,3 +333,50 @@ def node_id() -> str:
     except Exception:  # noqa: BLE001 - provenance only
         pass
     return socket.gethostname()
+
+
+#: Default parent of run directories (relative to the working directory).
+RESULTS = Path("results")
+
+
+def default_out(name: str) -> Path:
+    """``results/<run-name>``: where a sweep or scenario writes when ``--out`` is not given."""
+    return RESULTS / name
+
+
+@dataclass
+class RunResult:
+    """What a run (sweep or scenario) produced; the kinds add their own fields.
+
+    Attributes
+    ----------
+    root : Path
+        Run directory.
+    n_points, n_batches : int
+        Points and parts of the run.
+    counts : dict
+        Result rows per status over the whole run (resumed parts included).
+    computed_points : int
+        Points computed by this invocation.
+    resumed_batches : int
+        Parts kept from an earlier invocation.
+    wall_s : float
+        Wall time of this invocation, seconds (Ray start-up included).
+    nodes : set of str
+        Ray nodes that did work in this invocation.
+    """
+
+    root: Path
+    n_points: int
+    n_batches: int
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
+    computed_points: int = 0
+    resumed_batches: int = 0
+    wall_s: float = 0.0
+    nodes: set[str] = field(default_factory=set)
+
+    @property
+    def failed(self) -> int:
+        """Result rows with status ``failed``."""
+        return self.counts.get("failed", 0)
+

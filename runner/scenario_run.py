@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,6 @@ from runner.rundir import Layout
 from runner.scenario_spec import ScenarioSpec, load_scenario
 from runner.schema import arrow_type
 
-RESULTS = Path("results")
 SCENARIOS = "scenarios"
 HOSTS = "hosts"
 ENGINES = ("local", "actors")
@@ -284,44 +283,17 @@ class MigrationProgress(Progress):
 
 # ====================================================================== running
 @dataclass
-class ScenarioRunResult:
-    """What a scenario run produced.
+class ScenarioRunResult(rundir.RunResult):
+    """What a scenario run produced (see :class:`runner.rundir.RunResult`; its counts are of
+    migration rows).
 
     Attributes
     ----------
-    root : Path
-    n_points, n_batches : int
-    counts : dict
-        Migration rows per status (resumed parts included).
     migrations : int
         Migration rows of the run.
-    computed_points : int
-        Points computed by this invocation.
-    resumed_batches : int
-    wall_s : float
-    nodes : set of str
-        Ray nodes that ran actors or tasks (empty in-process).
     """
 
-    root: Path
-    n_points: int
-    n_batches: int
-    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
     migrations: int = 0
-    computed_points: int = 0
-    resumed_batches: int = 0
-    wall_s: float = 0.0
-    nodes: set[str] = field(default_factory=set)
-
-    @property
-    def failed(self) -> int:
-        """Migration rows with status ``failed``."""
-        return self.counts.get("failed", 0)
-
-
-def default_out(spec: ScenarioSpec) -> Path:
-    """``results/<scenario-name>``."""
-    return RESULTS / spec.name
 
 
 def _manifest(spec: ScenarioSpec, layout: Layout, fingerprint: str, engine: str) -> dict[str, Any]:
@@ -369,7 +341,7 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
     if not isinstance(spec, ScenarioSpec):
         spec = load_scenario(spec)
-    root = Path(out) if out is not None else default_out(spec)
+    root = Path(out) if out is not None else rundir.default_out(spec.name)
     fingerprint = spec.fingerprint()
     resuming = resume and rundir.is_run_dir(root)
     if resuming:

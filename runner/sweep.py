@@ -10,7 +10,7 @@ committed are kept and only the missing batches run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,55 +23,19 @@ from runner.rundir import Layout
 from runner.schema import COLUMNS
 from runner.spec import Spec, load_spec
 
-#: Default parent of run directories (relative to the working directory).
-RESULTS = Path("results")
 
 
 @dataclass
-class SweepResult:
-    """What a sweep produced.
+class SweepResult(rundir.RunResult):
+    """What a sweep produced (see :class:`runner.rundir.RunResult`).
 
     Attributes
     ----------
-    root : Path
-        Run directory.
-    n_points : int
-        Points of the sweep (all parts).
-    counts : dict
-        Rows per status over the whole run (resumed parts included).
-    computed_points : int
-        Points computed by this invocation.
-    resumed_batches : int
-        Parts kept from an earlier invocation.
-    n_batches : int
-        Parts of the run.
-    wall_s : float
-        Wall time of this invocation, seconds (Ray start-up included).
     compute_s : float
         Wall time from the first task submitted to the last part committed, seconds.
-    nodes : set of str
-        Ray nodes that wrote parts in this invocation.
     """
 
-    root: Path
-    n_points: int
-    n_batches: int
-    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
-    computed_points: int = 0
-    resumed_batches: int = 0
-    wall_s: float = 0.0
     compute_s: float = 0.0
-    nodes: set[str] = field(default_factory=set)
-
-    @property
-    def failed(self) -> int:
-        """Rows with status ``failed``."""
-        return self.counts.get("failed", 0)
-
-
-def default_out(spec: Spec) -> Path:
-    """``results/<sweep-name>``."""
-    return RESULTS / spec.name
 
 
 #: ``kind`` of a sweep's manifest.
@@ -122,7 +86,7 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
     t0 = time.monotonic()
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
-    root = Path(out) if out is not None else default_out(spec)
+    root = Path(out) if out is not None else rundir.default_out(spec.name)
     fingerprint = spec.fingerprint()
     existing: dict[int, dict[str, Any]] = {}
     resuming = resume and rundir.is_run_dir(root)
