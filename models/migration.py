@@ -360,6 +360,11 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
                          tr["compress"] == 1.0, nanfix(c["compressibility"], 1.0),
                          nanfix(tr["compress_Bps"], np.inf))
 
+    # an adaptive rate (Xen) sends the final round at its maximum (Clark 2005 §5.3)
+    switchover_Bps = np.where(g("adaptive_rate") == 1.0,
+                              np.minimum(rates.switchover_Bps, g("rate_max_bps") / 8.0),
+                              rates.switchover_Bps)
+
     # --- storage phase
     shared_nothing = st_code == STORAGE_SHARED_NOTHING
     storage_only = (st_code == STORAGE_MIRROR) | (st_code == STORAGE_ITERATIVE)
@@ -424,7 +429,7 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
         n=n, columns=c, ok=ok, reason=reason, idx=idx, cfg=cfg,
         policy={k: g(k) for k in ("stop_s", "resume_s", "max_switchover_s",
                                   "trace_slowdown_pct")},
-        rates_wire_Bps=rates.wire_Bps, precopy_Bps=pre_rate, switchover_Bps=rates.switchover_Bps,
+        rates_wire_Bps=rates.wire_Bps, precopy_Bps=pre_rate, switchover_Bps=switchover_Bps,
         wire_page=wire_page, mem_cap_pps=mem_cap_pps, device_bytes=device,
         moves_memory=moves_memory, moves_disk=moves_disk, storage_only=storage_only,
         shared_nothing=shared_nothing, is_iterative=is_itr, storage_s=storage_s,

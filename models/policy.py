@@ -125,7 +125,7 @@ class Policy:
     adaptive_rate: bool
     rate_initial_bps: float
     rate_increment_bps: float
-    rate_max_bps: float
+    rate_max_bps: float            # the adapted rate never exceeds it; the final round goes at it
     skip_redirtied: bool           # pages dirtied in the current round before their send wait
     # --- network and storage
     refuses_cross_subnet: bool     # profile refuses a move to another L2 subnet
@@ -296,7 +296,7 @@ XEN = Policy(
     transports=MappingProxyType({"tcp": Transport()}),
     default_transport="tcp",
     max_bandwidth_Bps=INF,
-    cap_lifted_in_switchover=True,  # Clark 2005: the final round at the maximum rate
+    cap_lifted_in_switchover=True,  # Clark 2005 §5.3: the final round at the maximum rate
     rate_window_s=0.0,
     check_interval_s=0.0,
     tcp_window_bytes=4 * 2.0**20,

@@ -245,11 +245,49 @@ def _check_interval(C, i, rate):
 
 @njit(cache=True)
 def _skip_fraction(x, sequential):
-    """Expected share of WWS pages dirtied before their send in a pass (x = writes/WWS in it)."""
-    x = max(x, 1e-12)
+    """Expected share of WWS pages dirtied before their send in a pass, and its derivative.
+
+    ``x`` is the writes per WWS page during the pass. Random writes: a page at position ``u`` of
+    the pass is skipped when written in the first ``u`` of it, ``1 − (1 − e^−x)/x``; a sequential
+    sweep: ``x/2`` while the sweep covers the WWS at most once, then ``1 − 1/(2x)``. Both are
+    concave and increasing in ``x``.
+    """
     if sequential != 0.0:
-        return x / 2.0 if x <= 1.0 else 1.0 - 1.0 / (2.0 * x)
-    return 1.0 - (-math.expm1(-x)) / x
+        return (x / 2.0, 0.5) if x <= 1.0 else (1.0 - 1.0 / (2.0 * x), 1.0 / (2.0 * x * x))
+    if x < 1e-3:
+        return x / 2.0 - x * x / 6.0 + x * x * x / 24.0, 0.5 - x / 3.0 + x * x / 8.0
+    g = -math.expm1(-x)                    # 1 − e^−x
+    return 1.0 - g / x, (g - x * (1.0 - g)) / (x * x)
+
+
+@njit(cache=True)
+def _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot):
+    """Pages a pass sends when pages re-dirtied before their turn are skipped (Xen).
+
+    Solves ``s = P − share·f(a·τ) − hot·f_hot(a_hot·τ)`` with ``τ = s/pps + extra`` the pass
+    duration (``a``: writes per WWS page per second). The right side minus ``s`` is concave and
+    decreasing in ``s``, so Newton's method from ``s = P`` lands at or below the root and then
+    climbs to it monotonically.
+    """
+    s = P
+    for _ in range(30):
+        tau = s / pps + extra
+        F = s - P
+        dF = 1.0
+        if share > 0.0 and a > 0.0:
+            f, df = _skip_fraction(a * tau, seq)
+            F += share * f
+            dF += share * df * a / pps
+        if hot > 0.0 and a_hot > 0.0:
+            f, df = _skip_fraction(a_hot * tau, 0.0)
+            F += hot * f
+            dF += hot * df * a_hot / pps
+        step = F / dF
+        s_new = max(s - step, 0.0)
+        if abs(s_new - s) <= 1e-12 * P:
+            return s_new
+        s = s_new
+    return s
 
 
 @njit(cache=True)
@@ -280,16 +318,9 @@ def _plan_row(C, S, i, link, out):
         dh = C[i, C_HOT_PPS] * keep
         wh = C[i, C_HOT]
         if (d > 0.0 and w > 0.0) or (dh > 0.0 and wh > 0.0):
-            share = w if first else min(P - H, w)
-            tau = P / pps + extra
-            for _ in range(2):
-                skipped = 0.0
-                if d > 0.0 and w > 0.0:
-                    skipped += share * _skip_fraction(d * tau / w, C[i, C_SEQUENTIAL])
-                if dh > 0.0 and wh > 0.0:
-                    skipped += (wh if first else H) * _skip_fraction(dh * tau / wh, 0.0)
-                sent = max(P - skipped, 0.0)
-                tau = sent / pps + extra
+            sent = _sent_with_skips(P, pps, extra, w if first else min(P - H, w),
+                                    d / w if w > 0.0 else 0.0, C[i, C_SEQUENTIAL],
+                                    wh if first else H, dh / wh if wh > 0.0 else 0.0)
     wire = sent * C[i, C_WIRE_PAGE]
     if first:
         wire += C[i, C_PAGES_ZERO] * C[i, C_WIRE_ZERO]

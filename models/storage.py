@@ -66,7 +66,7 @@ def mirror(disk_bytes: np.ndarray, write_Bps: np.ndarray, copy_Bps: np.ndarray,
     c = copy_Bps
     S = disk_bytes
     ratio = w / c
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         T = np.where(w > 0, -(S / np.maximum(w, 1e-300)) * np.log1p(-ratio), S / c)
     T = np.where(S > 0, T, 0.0)
     mirror_bytes = np.maximum(c * T - S, 0.0)

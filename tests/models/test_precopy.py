@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from models.migration import simulate
+from models.policy import get_profile
 
 GIB = 2.0**30
 
@@ -124,3 +125,28 @@ def test_vsphere_fails_past_max_switchover():
                   "dirty_rate_Bps": 5e9, "link_bps": 1e9, "sdps": False})
     assert r["status"][0] == "failed" and "100" in r["reason"][0]
     assert r["downtime_ms"][0] == 0 and not r["connections_preserved"][0]
+
+
+@pytest.mark.parametrize("seq", [0.0, 1.0])
+@pytest.mark.parametrize("a", [1e-6, 0.05, 0.4, 3.0])
+@pytest.mark.parametrize("hot", [0.0, 500.0])
+def test_skipped_pages_solve_the_pass_equation(seq, a, hot):
+    # Xen skips pages re-dirtied before their turn: sent = P - skipped(duration of sending them)
+    from models.precopy import _sent_with_skips, _skip_fraction
+    P, pps, extra, share, a_hot = 60000.0, 4000.0, 0.5, 50000.0, 2.0
+    s = _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot)
+    tau = s / pps + extra
+    skipped = share * _skip_fraction(a * tau, seq)[0] + hot * _skip_fraction(a_hot * tau, 0.0)[0]
+    assert 0.0 <= s <= P
+    assert s == pytest.approx(P - skipped, rel=1e-9)
+
+
+def test_xen_final_round_goes_at_the_maximum_rate():
+    # Clark 2005 §5.3: the stop-and-copy runs at the administrator's maximum (500 Mbit/s), not
+    # at line rate
+    r = simulate({"profile": "xen", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
+                  "dirty_rate_Bps": 1e9, "link_bps": 10e9})
+    pol = get_profile("xen")
+    copy_s = r["final_round_bytes"][0] / (pol.rate_max_bps / 8) + \
+        r["device_transferred_bytes"][0] / (pol.rate_max_bps / 8)
+    assert r["downtime_ms"][0] == pytest.approx((copy_s + pol.stop_s + pol.resume_s) * 1e3)

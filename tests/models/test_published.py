@@ -34,12 +34,12 @@ def test_hyperv_2012_r2_transports_8gb():
 
 # Clark et al. 2005 (Xen, gigabit LAN). The paper gives the workloads by name, not their dirty
 # rates, so each row is given one plausible workload: a writable working set (wws) rewritten at a
-# moderate rate and, where the paper reports a large final round, a small hot set rewritten much
-# faster. Resume times are the paper's own split of the downtime where it gives one.
+# moderate rate and, for the web servers, the same small hot set (8 MB) rewritten much faster.
+# Resume times are the paper's own split of the downtime where it gives one.
 CLARK = {
     # name: (memory, wws, dirty_rate, hot_set, hot_rate, resume_s)
-    "web": (800e6, 64e6, 3e6, 16e6, 200e6, None),
-    "specweb": (800e6, 128e6, 20e6, 16e6, 200e6, 0.009),
+    "web": (800e6, 64e6, 3e6, 8e6, 200e6, None),
+    "specweb": (800e6, 128e6, 20e6, 8e6, 200e6, 0.009),
     "quake": (64 * 2**20, 16e6, 16e6, 0.0, 0.0, 0.040),
 }
 
@@ -67,7 +67,9 @@ def test_clark_specweb():
     r = clark("specweb")
     assert r["memory_transferred_bytes"][0] / 800e6 == pytest.approx(1.20, rel=0.15)
     assert r["downtime_ms"][0] == pytest.approx(210, rel=0.15)
-    assert r["final_round_bytes"][0] == pytest.approx(18.2e6, rel=0.25)
+    # The paper's 18.2 MB in 201 ms is 724 Mbit/s, above the 500 Mbit/s at which it says the final
+    # round goes; with the final round at the maximum rate, a 210 ms downtime holds ~12 MB.
+    assert 0.5 * 18.2e6 < r["final_round_bytes"][0] < 18.2e6
 
 
 def test_clark_quake3():
@@ -88,23 +90,20 @@ def test_clark_rates_adapt_from_100_to_500_mbit():
 
 def diabolical():
     return simulate({"profile": "xen", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
-                     "dirty_rate_Bps": 60e6, "dirty_pattern": "sequential", "link_bps": 1e9})
+                     "dirty_rate_Bps": 60e6, "dirty_pattern": "sequential", "link_bps": 1e9},
+                    detail=True)
 
 
 def test_clark_constant_writes_cannot_converge():
-    # 512 MB VM rewriting a 256 MB region: pre-copy is cut short and the region goes in the
-    # stop-and-copy (Clark: last round ~222.5 MB, downtime ~3.5 s).
+    # 512 MB VM sweeping a 256 MB region: round 0 sends the other half (the region's pages are
+    # re-dirtied before their turn and skipped), the rate climbs to the maximum by the third round,
+    # then the VM is suspended: ~638 MB sent (x1.25), last round ~222.5 MB at 500 Mbit/s, ~3.5 s.
     r = diabolical()
     assert r["status"][0] == "completed" and r["forced"][0] and not r["converged"][0]
-    assert r["final_round_bytes"][0] == pytest.approx(256 * 2**20 * 4104 / 4096, rel=0.2)
-    assert r["downtime_ms"][0] > 1500
-
-
-@pytest.mark.xfail(strict=True, reason="Clark's 638 MB total implies pre-copy stopped right after "
-                   "the first pass, which none of Xen's published stop rules does for a uniform "
-                   "256 MB working set; the model stops after a few passes (x2.2) and sends the "
-                   "final round at line rate (~2.3 s, not 3.5 s)")
-def test_clark_constant_writes_traffic_and_downtime():
-    r = diabolical()
+    passes = r["rounds"][0]
+    assert len(passes) == 3
+    assert passes[0].wire_bytes < 0.6 * 512 * 2**20
+    assert passes[-1].rate_Bps * 8 > 400e6
+    assert r["final_round_bytes"][0] == pytest.approx(222.5e6, rel=0.15)
     assert r["memory_transferred_bytes"][0] / (512 * 2**20) == pytest.approx(1.25, rel=0.15)
     assert r["downtime_ms"][0] == pytest.approx(3500, rel=0.15)
