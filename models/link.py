@@ -16,87 +16,60 @@ Sources: REFERENCES.md (vMotion NIC and RTT limits, Hyper-V transports and measu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
-import numpy as np
-
-
-@dataclass(frozen=True)
-class LinkRates:
-    """Per-point rates of one migration stream (arrays of shape (n,)).
-
-    Attributes
-    ----------
-    wire_Bps : ndarray
-        Payload rate the NICs carry for this migration, bytes/s (no cap applied).
-    precopy_Bps : ndarray
-        Wire bytes/s during pre-copy (after the migration bandwidth cap).
-    switchover_Bps : ndarray
-        Wire bytes/s during the stop-and-copy.
-    wire_factor : ndarray
-        Wire bytes per memory byte (1 / compressibility when compressing, else 1).
-    memory_cap_Bps : ndarray
-        Upper bound on memory bytes/s from compression CPU (inf when not compressing).
-    nics_used : ndarray
-        NICs the migration spreads over.
-    """
-
-    wire_Bps: np.ndarray
-    precopy_Bps: np.ndarray
-    switchover_Bps: np.ndarray
-    wire_factor: np.ndarray
-    memory_cap_Bps: np.ndarray
-    nics_used: np.ndarray
+from models.jit import kernel
 
 
-def stream_rates(link_bps: np.ndarray, nics: np.ndarray, efficiency: np.ndarray,
-                 stream_cap_Bps: np.ndarray, rtt_ms: np.ndarray, tcp_window_bytes: np.ndarray,
-                 multichannel: np.ndarray, max_nics: np.ndarray, max_bandwidth_Bps: np.ndarray,
-                 cap_lifted: np.ndarray, compress: np.ndarray, compressibility: np.ndarray,
-                 compress_Bps: np.ndarray) -> LinkRates:
-    """Compute the rates of one migration stream on an otherwise idle link.
+@kernel
+def stream_rates(link_bps: float, nics: float, efficiency: float, stream_cap_Bps: float,
+                 rtt_ms: float, tcp_window_bytes: float, multichannel: bool, max_nics: float,
+                 max_bandwidth_Bps: float, cap_lifted: bool, compress: bool, compressibility: float,
+                 compress_Bps: float) -> tuple[float, float, float, float, float]:
+    """Rates of one migration stream on an otherwise idle link.
 
     Parameters
     ----------
-    link_bps : ndarray
+    link_bps : float
         Line rate of each NIC, bit/s (> 0).
-    nics : ndarray
+    nics : float
         NICs configured for migration (>= 1).
-    efficiency : ndarray
+    efficiency : float
         Payload share of the line rate, (0, 1].
-    stream_cap_Bps : ndarray
+    stream_cap_Bps : float
         Per-stream throughput cap, bytes/s (inf: none).
-    rtt_ms : ndarray
+    rtt_ms : float
         Round-trip time, ms (>= 0).
-    tcp_window_bytes : ndarray
+    tcp_window_bytes : float
         Per-stream window, bytes; a stream carries at most window / RTT.
-    multichannel : ndarray of bool
+    multichannel : bool
         One stream per NIC (True) or a single stream (False).
-    max_nics : ndarray
+    max_nics : float
         NICs the profile lets one migration use on this link speed.
-    max_bandwidth_Bps : ndarray
+    max_bandwidth_Bps : float
         Migration bandwidth cap, bytes/s (inf: none).
-    cap_lifted : ndarray of bool
+    cap_lifted : bool
         Cap lifted for the stop-and-copy.
-    compress : ndarray of bool
+    compress : bool
         Memory compressed before sending.
-    compressibility : ndarray
+    compressibility : float
         Compression ratio of the memory (>= 1).
-    compress_Bps : ndarray
+    compress_Bps : float
         Memory bytes/s the CPUs can compress.
 
     Returns
     -------
-    LinkRates
+    wire_Bps, precopy_Bps, switchover_Bps, wire_factor, memory_cap_Bps : float
+        Payload rate the NICs carry for this migration (no cap); wire bytes/s during pre-copy
+        (cap applied) and during the stop-and-copy; wire bytes per memory byte (1 /
+        compressibility when compressing, else 1); memory bytes/s bound from compression CPU
+        (inf when not compressing).
     """
-    per_stream = link_bps / 8.0 * efficiency
-    window_Bps = np.where(rtt_ms > 0, tcp_window_bytes / np.where(rtt_ms > 0, rtt_ms, 1.0) * 1e3,
-                          np.inf)
-    per_stream = np.minimum(np.minimum(per_stream, stream_cap_Bps), window_Bps)
-    nics_used = np.where(multichannel, np.minimum(nics, max_nics), 1.0)
-    wire = per_stream * nics_used
-    pre = np.minimum(wire, max_bandwidth_Bps)
-    sw = np.where(cap_lifted, wire, pre)
-    wire_factor = np.where(compress, 1.0 / compressibility, 1.0)
-    mem_cap = np.where(compress, compress_Bps, np.inf)
-    return LinkRates(wire, pre, sw, wire_factor, mem_cap, nics_used)
+    per_stream = min(link_bps / 8.0 * efficiency, stream_cap_Bps)
+    if rtt_ms > 0.0:
+        per_stream = min(per_stream, tcp_window_bytes / rtt_ms * 1e3)
+    wire = per_stream * (min(nics, max_nics) if multichannel else 1.0)
+    pre = min(wire, max_bandwidth_Bps)
+    if compress:
+        return wire, pre, wire if cap_lifted else pre, 1.0 / compressibility, compress_Bps
+    return wire, pre, wire if cap_lifted else pre, 1.0, math.inf

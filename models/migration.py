@@ -9,26 +9,145 @@ pre-copy, switch-over, network. Inputs are the canonical columns of ``models.fie
 another subnet, an unavailable transport) or whose inputs are out of domain or contradictory come back
 as ``rejected`` rows; points whose pre-copy cannot finish, or whose switch-over exceeds the profile's
 maximum, come back as ``failed`` rows; both with a reason. Nothing raises for a bad point.
+
+Per point, everything is scalar code compiled with numba: ``_prepare_row`` (input domains, the
+profile's refusals, the link, the storage phase and the pre-copy configuration), the pre-copy
+kernels of ``models.precopy``, and ``_assemble_row`` (switch-over and result row). :func:`simulate`
+runs the three back to back for each point; :func:`prepare` and :func:`assemble` expose the first and
+last as arrays for the scenario engine, which runs the pre-copy itself with the bandwidth each stream
+really gets. Python only turns names into codes before and codes into strings after.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from models import precopy, storage
+from models.jit import kernel
+
+from models import precopy
 from models.errors import ParameterError
-from models.fields import INPUTS, INPUT_BY_COLUMN, OUTPUTS
+from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
-from models.switchover import Switchover, connections_preserved, switch_over
+from models.precopy import (
+    AUTO_CONVERGE, C_AC_INCREMENT, C_AC_INITIAL, C_AC_MAX, C_AC_PERIOD_S, C_AC_RATIO, C_ADAPTIVE,
+    C_BURST_BPS, C_CHECK_S, C_DIRTY_PPS, C_GROWING_RULE, C_HOT, C_HOT_PPS, C_LIMIT_S,
+    C_MAX_ROUNDS, C_MAX_TRAFFIC, C_MEM_CAP_PPS, C_MIN_PAGES, C_PAGE_BYTES, C_PAGES_NONZERO,
+    C_PAGES_ZERO, C_RATE_BPS, C_RATE_INCREMENT_BPS, C_RATE_INITIAL_BPS, C_RATE_MAX_BPS,
+    C_RATE_RULE, C_REMEDY, C_SCAN_S, C_SDPS_SHRINK, C_SDPS_TARGET, C_SEQUENTIAL, C_SKIP,
+    C_TIMEOUT_S, C_WINDOW_S, C_WIRE_PAGE, C_WIRE_ZERO, C_WWS, CONVERGED, FAILED, FORCE, FORCED,
+    N_CONFIG, N_PLAN, N_STATE, R_NONE, S_MAX_THETA, S_MEM_BYTES, S_PENDING, S_REASON, S_SEG,
+    S_STATUS, S_T, SDPS, run_row, start_row,
+)
+from models.storage import iterative_one, mirror_one
+from models.switchover import Switchover, switch_over, switch_over_one
 
 GIB = 2.0**30
-CHUNK = 1 << 15   # points per vectorised block inside simulate()
+CHUNK = 1 << 15   # points per block of input codes inside simulate()
 
+# --- input rows of the matrix X (shape (inputs, n)), in the order of models.fields.INPUTS
+(X_PROFILE, X_MEMORY, X_PAGE_SIZE, X_VCPUS, X_DIRTY_RATE, X_DIRTY_PATTERN, X_WWS, X_HOT_SET,
+    X_HOT_RATE, X_ZERO_FRACTION, X_COMPRESSIBILITY, X_LINK, X_NICS, X_EFFICIENCY, X_STREAM_CAP,
+    X_MAX_BANDWIDTH, X_RTT, X_DOWNTIME_LIMIT, X_DEVICE_STATE, X_DISK, X_DISK_WRITE_RATE,
+    X_DISK_WWS, X_STORAGE_RATE, X_STORAGE, X_TRANSPORT, X_AUTO_CONVERGE, X_SDPS, X_SAME_SUBNET,
+    X_TIMEOUT) = range(29)
+assert [f.name for f in INPUTS][X_TIMEOUT] == "timeout" and len(INPUTS) == X_TIMEOUT + 1
+assert [f.name for f in INPUTS][X_DISK_WWS] == "disk_wws"
+
+# --- the domain table D: one row per input
+KIND_OTHER, KIND_NUMBER, KIND_CHOICE = 0, 1, 2
+D_KIND, D_LO, D_HI, D_LO_OPEN, D_COUNT, D_HAS_DEFAULT = range(6)
+_DOMAINS = np.array([[KIND_CHOICE if f.kind == "choice" else KIND_OTHER if f.kind == "bool"
+                      else KIND_NUMBER, f.lo, f.hi, f.lo_open, f.kind == "count",
+                      f.default is not None] for f in INPUTS], dtype=np.float64)
+
+# --- the policy table POL: one row per profile, the numeric policy fields as columns
+_POLICY_FIELDS = (
+    "setup_s", "stop_s", "resume_s", "trace_s_per_gib", "trace_slowdown_pct", "device_state_bytes",
+    "page_header_bytes", "zero_page_bytes", "scan_Bps", "max_bandwidth_Bps",
+    "cap_lifted_in_switchover", "rate_window_s", "check_interval_s", "tcp_window_bytes", "max_nics",
+    "max_nics_10g", "min_link_bps", "max_rtt_ms", "downtime_limit_ms", "min_dirty_pages",
+    "max_rounds", "max_traffic_factor", "stop_if_growing_at_max_rate", "stop_if_rate_exceeds_max",
+    "remedy", "sdps_shrink", "sdps_target", "ac_initial_pct", "ac_increment_pct", "ac_max_pct",
+    "ac_trigger_ratio", "ac_period_s", "max_switchover_s", "adaptive_rate", "rate_initial_bps",
+    "rate_increment_bps", "rate_max_bps", "skip_redirtied", "refuses_cross_subnet",
+    "mirror_max_share", "storage_max_rounds")
+(P_SETUP_S, P_STOP_S, P_RESUME_S, P_TRACE_S_PER_GIB, P_TRACE_SLOWDOWN_PCT, P_DEVICE_STATE_BYTES,
+    P_PAGE_HEADER_BYTES, P_ZERO_PAGE_BYTES, P_SCAN_BPS, P_MAX_BANDWIDTH_BPS,
+    P_CAP_LIFTED_IN_SWITCHOVER, P_RATE_WINDOW_S, P_CHECK_INTERVAL_S, P_TCP_WINDOW_BYTES, P_MAX_NICS,
+    P_MAX_NICS_10G, P_MIN_LINK_BPS, P_MAX_RTT_MS, P_DOWNTIME_LIMIT_MS, P_MIN_DIRTY_PAGES,
+    P_MAX_ROUNDS, P_MAX_TRAFFIC_FACTOR, P_STOP_IF_GROWING, P_STOP_IF_RATE_EXCEEDS_MAX,
+    P_REMEDY, P_SDPS_SHRINK, P_SDPS_TARGET, P_AC_INITIAL_PCT, P_AC_INCREMENT_PCT, P_AC_MAX_PCT,
+    P_AC_TRIGGER_RATIO, P_AC_PERIOD_S, P_MAX_SWITCHOVER_S, P_ADAPTIVE_RATE, P_RATE_INITIAL_BPS,
+    P_RATE_INCREMENT_BPS, P_RATE_MAX_BPS, P_SKIP_REDIRTIED, P_REFUSES_CROSS_SUBNET,
+    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS) = range(len(_POLICY_FIELDS))
+assert _POLICY_FIELDS[P_STORAGE_MAX_ROUNDS] == "storage_max_rounds"
+QEMU = list(PROFILES).index("qemu")
+
+# --- the transport table TR: (profile, transport name) -> fields
+_TRANSPORT_NAMES = INPUT_BY_COLUMN["transport"].choices
+T_AVAILABLE, T_EFFICIENCY, T_STREAM_CAP, T_MULTICHANNEL, T_COMPRESS, T_COMPRESS_BPS = range(6)
+
+# --- storage modes (models.fields.STORAGE_MODES)
+STORAGE_SHARED, STORAGE_MIRROR, STORAGE_ITERATIVE, STORAGE_SHARED_NOTHING = range(4)
+
+# --- rejection codes: 1 + input row for a value outside its domain, then the refusals
+(REJ_WWS, REJ_DISK_WWS, REJ_MEMORY, REJ_DISK, REJ_TRANSPORT, REJ_LINK, REJ_RTT, REJ_NICS,
+    REJ_SUBNET, REJ_AUTO_CONVERGE) = range(64, 74)
+_REFUSALS = {
+    REJ_WWS: "wws: wws + hot_set exceed the memory that is not zero pages "
+             "(memory x (1 - zero_fraction)); lower wws, hot_set or zero_fraction",
+    REJ_DISK_WWS: "disk_wws: exceeds disk",
+    REJ_MEMORY: "memory: smaller than one page (page_size)",
+    REJ_DISK: "storage: moving storage needs disk > 0",
+    REJ_TRANSPORT: "transport: {t!r} is not available for {p.name}; allowed: default, {ts}",
+    REJ_LINK: "link: {p.name} needs links of at least {gbps:g} Gbit/s",
+    REJ_RTT: "rtt: {p.name} allows at most {p.max_rtt_ms:g} ms",
+    REJ_NICS: "nics: {p.name} uses at most {p.max_nics:g} NICs below 10 Gbit/s and "
+              "{p.max_nics_10g:g} at 10 Gbit/s or more",
+    REJ_SUBNET: "same_subnet: {p.name} requires the destination on the VM's L2 subnet",
+    REJ_AUTO_CONVERGE: "auto_converge: only the qemu profile has auto-converge",
+}
+
+# --- per-point quantities that do not depend on how pre-copy unfolds (columns of E)
+_PREPARED_FIELDS = (
+    "ok", "moves_memory", "moves_disk", "storage_only", "shared_nothing", "is_iterative",
+    "storage_forced", "same_subnet", "pcode", "reject", "rates_wire_Bps", "precopy_Bps",
+    "switchover_Bps", "wire_page", "mem_cap_pps", "device_bytes", "storage_s", "storage_bytes",
+    "mirror_bytes", "mirror_write_Bps", "storage_final_s", "setup_s", "trace_s", "stop_s",
+    "resume_s", "max_switchover_s", "trace_slowdown_pct", "rtt_ms")
+(E_OK, E_MOVES_MEMORY, E_MOVES_DISK, E_STORAGE_ONLY, E_SHARED_NOTHING, E_IS_ITERATIVE,
+    E_STORAGE_FORCED, E_SAME_SUBNET, E_PCODE, E_REJECT, E_RATES_WIRE_BPS, E_PRECOPY_BPS,
+    E_SWITCHOVER_BPS, E_WIRE_PAGE, E_MEM_CAP_PPS, E_DEVICE_BYTES, E_STORAGE_S, E_STORAGE_BYTES,
+    E_MIRROR_BYTES, E_MIRROR_WRITE_BPS, E_STORAGE_FINAL_S, E_SETUP_S, E_TRACE_S, E_STOP_S,
+    E_RESUME_S, E_MAX_SWITCHOVER_S, E_TRACE_SLOWDOWN_PCT, E_RTT_MS) = range(len(_PREPARED_FIELDS))
+N_PREPARED = len(_PREPARED_FIELDS)
+assert _PREPARED_FIELDS[E_RTT_MS] == "rtt_ms"
+_BOOL_PREPARED = _PREPARED_FIELDS[:E_PCODE]
+
+# --- result rows: numeric outputs as rows of OUT, status and reason as codes
+_NUMERIC_OUTPUTS = tuple(k for k in OUTPUTS if k not in ("status", "reason"))
+(O_TOTAL_TIME_S, O_DOWNTIME_MS, O_TRANSFERRED, O_MEMORY_TRANSFERRED, O_STORAGE_TRANSFERRED,
+    O_MIRROR_TRANSFERRED, O_DEVICE_TRANSFERRED, O_PRECOPY_ROUNDS, O_CONVERGED, O_FORCED,
+    O_FINAL_ROUND_BYTES, O_MAX_THROTTLE_PCT, O_CONNECTIONS_PRESERVED, O_SETUP_S, O_STORAGE_S,
+    O_TRACE_S, O_PRECOPY_S, O_SWITCHOVER_S, O_TRACE_SLOWDOWN_PCT, O_WRITE_LATENCY_PENALTY_MS,
+    O_EFFECTIVE_RATE_BPS) = range(len(_NUMERIC_OUTPUTS))
+assert _NUMERIC_OUTPUTS[O_EFFECTIVE_RATE_BPS] == "effective_rate_Bps"
+assert _NUMERIC_OUTPUTS[O_TRANSFERRED] == "transferred_bytes"
+COMPLETED, FAILED_ROW, REJECTED = 0, 1, 2                    # status codes of result rows
+R_TOO_LONG, R_STORAGE_FORCED, R_REJECTED = 8, 9, 10          # reasons beyond precopy.REASONS
+assert max(precopy.REASONS) < R_TOO_LONG
+_STATUS_TABLE = np.array(["completed", "failed", "rejected"], dtype=object)
+_REASON_TABLE = np.array([precopy.REASONS[k] for k in sorted(precopy.REASONS)]
+                         + ["", "storage pass limit reached: the rest copied with the VM suspended",
+                            ""], dtype=object)
+
+
+# ----------------------------------------------------------------------------- inputs
 
 def _length(columns: Mapping[str, Any]) -> int:
     n = 1
@@ -64,21 +183,6 @@ def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     for i, name in enumerate(names):
         out[values == name] = i
     return out
-
-
-def _out_of_domain(f: Any, x: np.ndarray) -> np.ndarray:
-    """Points whose value of numeric field ``f`` lies outside its domain (NaN = profile default)."""
-    with np.errstate(invalid="ignore"):
-        bad = (x < f.lo) | (x > f.hi) | (np.isinf(x) & ~(np.isinf(f.hi) & (x > 0)))
-        if f.lo_open:
-            bad |= x == f.lo
-        if f.kind == "count":
-            bad |= np.floor(x) != x
-    if f.default is not None:
-        bad |= np.isnan(x)
-    else:
-        bad &= ~np.isnan(x)
-    return bad
 
 
 @dataclass(frozen=True)
@@ -129,52 +233,353 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
     return Inputs(out, n)
 
 
-def _gather(pols: list[Policy], codes: np.ndarray, attr: str) -> np.ndarray:
-    """Policy field ``attr`` of each point's profile (a broadcast view when all share one)."""
-    table = np.array([float(getattr(p, attr)) for p in pols] + [math.nan])
-    if codes.shape[0] and codes.strides == (0,):
-        return np.broadcast_to(table[codes[0]], codes.shape)
-    return table[codes]
+def _input_matrix(inp: Inputs) -> np.ndarray:
+    """The inputs as one float matrix X (inputs, n): choices as codes (-1: invalid), bools 0/1."""
+    X = np.empty((len(INPUTS), inp.n))
+    for j, f in enumerate(INPUTS):
+        v = inp.columns[f.column]
+        X[j] = _codes(v, f.choices) if f.kind == "choice" else v
+    return X
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """Everything about N migrations that does not depend on how pre-copy unfolds.
+def _policies(overrides: Mapping[str, Mapping[str, Any]] | None) -> list[Policy]:
+    return [get_profile(name, **dict((overrides or {}).get(name, {}))) for name in PROFILES]
 
-    ``simulate`` runs the pre-copy at the stream's own rate; the scenario engine runs it with the
-    bandwidth share each stream really gets, then both call :func:`assemble`.
-    """
 
-    n: int
-    columns: Mapping[str, np.ndarray]   # resolved input columns
-    ok: np.ndarray                      # not rejected
-    reason: np.ndarray                  # rejection reasons (object)
-    idx: np.ndarray                     # points whose memory moves (rows of ``cfg``)
-    cfg: precopy.Config                 # pre-copy configuration of those points
-    policy: Mapping[str, np.ndarray]    # gathered policy fields used after pre-copy
-    rates_wire_Bps: np.ndarray          # stream's idle-link wire rate
-    precopy_Bps: np.ndarray             # stream's pre-copy rate (cap and mirror applied)
-    switchover_Bps: np.ndarray          # stream's stop-and-copy rate on an idle link
-    wire_page: np.ndarray
-    mem_cap_pps: np.ndarray
-    device_bytes: np.ndarray
-    moves_memory: np.ndarray
-    moves_disk: np.ndarray
-    storage_only: np.ndarray
-    shared_nothing: np.ndarray
-    is_iterative: np.ndarray
-    storage_s: np.ndarray               # storage phase on an idle path
-    storage_bytes: np.ndarray           # disk bytes the storage phase copies
-    mirror_bytes: np.ndarray            # mirrored writes during the storage phase
-    mirror_write_Bps: np.ndarray        # mirrored guest writes that keep flowing during pre-copy
-    storage_final_s: np.ndarray
-    storage_forced: np.ndarray
-    setup_s: np.ndarray
-    trace_s: np.ndarray
-    same_subnet: np.ndarray
-    pcode: np.ndarray                   # profile index into models.policy.PROFILES
-    pols: tuple[Policy, ...]
+def _tables(pols: list[Policy]) -> tuple[np.ndarray, np.ndarray]:
+    """The policy table POL (profiles, fields) and the transport table TR (profiles, names, 6)."""
+    POL = np.array([[float(REMEDIES.index(p.remedy)) if k == "remedy" else float(getattr(p, k))
+                     for k in _POLICY_FIELDS] for p in pols])
+    TR = np.zeros((len(pols), len(_TRANSPORT_NAMES), 6))
+    for a, p in enumerate(pols):
+        for b, name in enumerate(_TRANSPORT_NAMES):
+            key = p.default_transport if name == "default" else name
+            t = p.transports.get(key)
+            if t is not None:
+                TR[a, b] = (1.0, t.efficiency, t.stream_cap_Bps, t.multichannel, t.compress,
+                            t.compress_Bps)
+    return POL, TR
 
+
+def _reject_messages(codes: np.ndarray, rows: np.ndarray, columns: Mapping[str, np.ndarray],
+                     pcode: np.ndarray, pols: list[Policy]) -> list[str]:
+    """The reason of each rejected row (``codes``: its rejection code; ``rows``: into columns)."""
+    out = []
+    for code, r, pc in zip(codes.tolist(), rows.tolist(), pcode.tolist()):
+        if code <= len(INPUTS):
+            f = INPUTS[code - 1]
+            v = columns[f.column][r]
+            shown = repr(v) if f.kind == "choice" else f"{float(v):g}"
+            out.append(f"{f.name}: invalid value {shown}; allowed: {f.allowed()}")
+        else:
+            p = pols[pc]
+            out.append(_REFUSALS[code].format(p=p, gbps=p.min_link_bps / 1e9,
+                                              t=columns["transport"][r], ts=", ".join(p.transports)))
+    return out
+
+
+# ----------------------------------------------------------------------------- kernels
+
+@kernel
+def _out_of_domain(x, lo, hi, lo_open, count, has_default):
+    """A numeric input outside its field's domain (NaN: the profile's default, if it has one)."""
+    if math.isnan(x):
+        return has_default
+    if x < lo or x > hi or (lo_open and x == lo) or (count and math.floor(x) != x):
+        return True
+    return math.isinf(x) and not (math.isinf(hi) and x > 0.0)
+
+
+@kernel
+def _default(x, profile_value):
+    return profile_value if math.isnan(x) else x
+
+
+@kernel
+def _prepare_row(X, i, D, POL, TR, C, c, E, e):
+    """Point i of X: reject it (E[e, E_REJECT]) or fill its pre-copy row C[c] and its row E[e]."""
+    E[e, :] = 0.0
+    rej = 0
+    for j in range(X.shape[0]):                # invalid choices first, then numeric domains
+        if D[j, D_KIND] == KIND_CHOICE and X[j, i] < 0.0:
+            rej = j + 1
+            break
+    if rej == 0:
+        for j in range(X.shape[0]):
+            if D[j, D_KIND] == KIND_NUMBER and _out_of_domain(
+                    X[j, i], D[j, D_LO], D[j, D_HI], D[j, D_LO_OPEN] != 0.0, D[j, D_COUNT] != 0.0,
+                    D[j, D_HAS_DEFAULT] != 0.0):
+                rej = j + 1
+                break
+    p = int(max(X[X_PROFILE, i], 0.0))
+    t = int(max(X[X_TRANSPORT, i], 0.0))
+    E[e, E_PCODE] = p
+    memory = X[X_MEMORY, i]
+    ps = X[X_PAGE_SIZE, i]
+    hot_b = X[X_HOT_SET, i]
+    nonzero_b = memory * (1.0 - X[X_ZERO_FRACTION, i])
+    wws_b = X[X_WWS, i]
+    if math.isnan(wws_b):
+        wws_b = max(nonzero_b - hot_b, 0.0)
+    disk = X[X_DISK, i]
+    disk_wws = _default(X[X_DISK_WWS, i], disk)
+    st = X[X_STORAGE, i]
+    moves_disk = st >= 1.0
+    link = X[X_LINK, i]
+    max_nics = POL[p, P_MAX_NICS_10G] if link >= 10e9 else POL[p, P_MAX_NICS]
+    multichannel = TR[p, t, T_MULTICHANNEL] == 1.0
+    if rej != 0:
+        pass
+    elif wws_b + hot_b > nonzero_b * (1 + 1e-9):
+        rej = REJ_WWS
+    elif disk_wws > disk * (1 + 1e-9):
+        rej = REJ_DISK_WWS
+    elif memory < ps:
+        rej = REJ_MEMORY
+    elif moves_disk and disk <= 0.0:
+        rej = REJ_DISK
+    elif TR[p, t, T_AVAILABLE] == 0.0:
+        rej = REJ_TRANSPORT
+    elif link < POL[p, P_MIN_LINK_BPS]:
+        rej = REJ_LINK
+    elif X[X_RTT, i] > POL[p, P_MAX_RTT_MS]:
+        rej = REJ_RTT
+    elif multichannel and X[X_NICS, i] > max_nics:
+        rej = REJ_NICS
+    elif X[X_SAME_SUBNET, i] == 0.0 and POL[p, P_REFUSES_CROSS_SUBNET] == 1.0:
+        rej = REJ_SUBNET
+    elif X[X_AUTO_CONVERGE, i] != 0.0 and p != QEMU:
+        rej = REJ_AUTO_CONVERGE
+    E[e, E_REJECT] = rej
+    if rej != 0:
+        return
+
+    # --- link
+    downtime_limit_s = _default(X[X_DOWNTIME_LIMIT, i], POL[p, P_DOWNTIME_LIMIT_MS]) / 1e3
+    wire, pre, sw, wire_factor, mem_cap = stream_rates(
+        link, X[X_NICS, i], _default(X[X_EFFICIENCY, i], TR[p, t, T_EFFICIENCY]),
+        _default(X[X_STREAM_CAP, i], TR[p, t, T_STREAM_CAP]), X[X_RTT, i],
+        POL[p, P_TCP_WINDOW_BYTES], multichannel, max_nics,
+        _default(X[X_MAX_BANDWIDTH, i], POL[p, P_MAX_BANDWIDTH_BPS]),
+        POL[p, P_CAP_LIFTED_IN_SWITCHOVER] == 1.0, TR[p, t, T_COMPRESS] == 1.0,
+        X[X_COMPRESSIBILITY, i], TR[p, t, T_COMPRESS_BPS])
+    if POL[p, P_ADAPTIVE_RATE] == 1.0:
+        # an adaptive rate (Xen) sends the final round at its maximum (Clark 2005 §5.3)
+        sw = min(sw, POL[p, P_RATE_MAX_BPS] / 8.0)
+
+    # --- storage phase
+    shared_nothing = st == STORAGE_SHARED_NOTHING
+    is_itr = st == STORAGE_ITERATIVE
+    storage_only = st == STORAGE_MIRROR or is_itr
+    copy_rate = min(X[X_STORAGE_RATE, i], pre) if shared_nothing else X[X_STORAGE_RATE, i]
+    disk_moved = disk if moves_disk else 0.0
+    mirror_w = 0.0
+    if is_itr:
+        storage_s, storage_bytes, final_s, _, forced = iterative_one(
+            disk_moved, X[X_DISK_WRITE_RATE, i], disk_wws, copy_rate, downtime_limit_s,
+            POL[p, P_STORAGE_MAX_ROUNDS])
+        mirror_bytes = 0.0
+    else:
+        storage_s, mirror_bytes, w = mirror_one(disk_moved, X[X_DISK_WRITE_RATE, i], copy_rate,
+                                                POL[p, P_MIRROR_MAX_SHARE])
+        storage_bytes, final_s, forced = disk_moved, 0.0, False
+        if shared_nothing:
+            mirror_w = w          # the mirror keeps running while memory moves
+
+    moves_memory = not storage_only
+    E[e, E_OK] = 1.0
+    E[e, E_MOVES_MEMORY] = moves_memory
+    E[e, E_MOVES_DISK] = moves_disk
+    E[e, E_STORAGE_ONLY] = storage_only
+    E[e, E_SHARED_NOTHING] = shared_nothing
+    E[e, E_IS_ITERATIVE] = is_itr
+    E[e, E_STORAGE_FORCED] = is_itr and forced
+    E[e, E_SAME_SUBNET] = X[X_SAME_SUBNET, i]
+    E[e, E_RATES_WIRE_BPS] = wire
+    # the mirror takes at most mirror_max_share of the copy path, so memory keeps the rest
+    E[e, E_PRECOPY_BPS] = pre - mirror_w
+    E[e, E_SWITCHOVER_BPS] = sw
+    wire_page = (ps + POL[p, P_PAGE_HEADER_BYTES]) * wire_factor
+    E[e, E_WIRE_PAGE] = wire_page
+    E[e, E_MEM_CAP_PPS] = mem_cap / ps
+    E[e, E_DEVICE_BYTES] = _default(X[X_DEVICE_STATE, i], POL[p, P_DEVICE_STATE_BYTES])
+    E[e, E_STORAGE_S] = storage_s
+    E[e, E_STORAGE_BYTES] = storage_bytes
+    E[e, E_MIRROR_BYTES] = mirror_bytes
+    E[e, E_MIRROR_WRITE_BPS] = mirror_w
+    E[e, E_STORAGE_FINAL_S] = final_s
+    E[e, E_SETUP_S] = POL[p, P_SETUP_S]
+    E[e, E_TRACE_S] = POL[p, P_TRACE_S_PER_GIB] * memory / GIB if moves_memory else 0.0
+    E[e, E_STOP_S] = POL[p, P_STOP_S]
+    E[e, E_RESUME_S] = POL[p, P_RESUME_S]
+    E[e, E_MAX_SWITCHOVER_S] = POL[p, P_MAX_SWITCHOVER_S]
+    E[e, E_TRACE_SLOWDOWN_PCT] = POL[p, P_TRACE_SLOWDOWN_PCT]
+    E[e, E_RTT_MS] = X[X_RTT, i]
+    if not moves_memory:
+        return
+
+    # --- memory pre-copy configuration
+    remedy = POL[p, P_REMEDY]
+    if X[X_AUTO_CONVERGE, i] != 0.0:
+        remedy = AUTO_CONVERGE
+    if remedy == SDPS and X[X_SDPS, i] == 0.0:
+        remedy = FORCE
+    pages_nonzero = math.ceil(nonzero_b / ps)
+    pages_zero = max(math.floor(memory / ps) - pages_nonzero, 0.0)
+    C[c, C_PAGES_NONZERO] = pages_nonzero
+    C[c, C_PAGES_ZERO] = pages_zero
+    C[c, C_WWS] = wws_b / ps
+    C[c, C_PAGE_BYTES] = ps
+    C[c, C_WIRE_PAGE] = wire_page
+    C[c, C_WIRE_ZERO] = POL[p, P_ZERO_PAGE_BYTES]
+    C[c, C_SCAN_S] = pages_zero * ps / POL[p, P_SCAN_BPS]
+    C[c, C_DIRTY_PPS] = X[X_DIRTY_RATE, i] / ps if wws_b > 0.0 else 0.0
+    C[c, C_HOT] = hot_b / ps
+    C[c, C_HOT_PPS] = X[X_HOT_RATE, i] / ps if hot_b > 0.0 else 0.0
+    C[c, C_SEQUENTIAL] = X[X_DIRTY_PATTERN, i] == 1.0
+    C[c, C_RATE_BPS] = pre - mirror_w
+    C[c, C_BURST_BPS] = wire
+    C[c, C_MEM_CAP_PPS] = mem_cap / ps
+    C[c, C_WINDOW_S] = POL[p, P_RATE_WINDOW_S]
+    C[c, C_CHECK_S] = POL[p, P_CHECK_INTERVAL_S]
+    C[c, C_LIMIT_S] = downtime_limit_s
+    C[c, C_MIN_PAGES] = POL[p, P_MIN_DIRTY_PAGES]
+    C[c, C_MAX_ROUNDS] = POL[p, P_MAX_ROUNDS]
+    C[c, C_MAX_TRAFFIC] = POL[p, P_MAX_TRAFFIC_FACTOR] * memory
+    C[c, C_GROWING_RULE] = POL[p, P_STOP_IF_GROWING]
+    C[c, C_RATE_RULE] = POL[p, P_STOP_IF_RATE_EXCEEDS_MAX]
+    C[c, C_REMEDY] = remedy
+    C[c, C_SDPS_SHRINK] = POL[p, P_SDPS_SHRINK]
+    C[c, C_SDPS_TARGET] = POL[p, P_SDPS_TARGET]
+    C[c, C_AC_INITIAL] = POL[p, P_AC_INITIAL_PCT] * 1e-2
+    C[c, C_AC_INCREMENT] = POL[p, P_AC_INCREMENT_PCT] * 1e-2
+    C[c, C_AC_MAX] = POL[p, P_AC_MAX_PCT] * 1e-2
+    C[c, C_AC_RATIO] = POL[p, P_AC_TRIGGER_RATIO]
+    C[c, C_AC_PERIOD_S] = POL[p, P_AC_PERIOD_S]
+    C[c, C_ADAPTIVE] = POL[p, P_ADAPTIVE_RATE]
+    C[c, C_RATE_INITIAL_BPS] = POL[p, P_RATE_INITIAL_BPS] / 8.0
+    C[c, C_RATE_INCREMENT_BPS] = POL[p, P_RATE_INCREMENT_BPS] / 8.0
+    C[c, C_RATE_MAX_BPS] = POL[p, P_RATE_MAX_BPS] / 8.0
+    C[c, C_SKIP] = POL[p, P_SKIP_REDIRTIED]
+    C[c, C_TIMEOUT_S] = X[X_TIMEOUT, i]
+
+
+@kernel
+def _no_memory_state(S, s):
+    """Row s of S for a point whose memory does not move: nothing sent, nothing pending."""
+    S[s, :] = 0.0
+    S[s, S_STATUS] = CONVERGED
+
+
+@kernel
+def _assemble_row(E, e, S, s, storage_s, sw_rate, OUT, STATUS, REASON, o):
+    """Result row o from the point's row E[e] and its final pre-copy state S[s]."""
+    ok = E[e, E_OK] != 0.0
+    mm = E[e, E_MOVES_MEMORY] != 0.0
+    status = S[s, S_STATUS]
+    reason = int(S[s, S_REASON])
+    device = E[e, E_DEVICE_BYTES] if mm else 0.0
+    down, final_bytes, too_long = switch_over_one(
+        S[s, S_PENDING] if mm else 0.0, E[e, E_WIRE_PAGE], sw_rate if mm else 1.0,
+        E[e, E_MEM_CAP_PPS], device, E[e, E_STOP_S], E[e, E_RESUME_S], E[e, E_STORAGE_FINAL_S],
+        E[e, E_MAX_SWITCHOVER_S])
+    precopy_s = S[s, S_T]
+    trace_s = E[e, E_TRACE_S]
+    total = E[e, E_SETUP_S] + storage_s + trace_s + precopy_s + down
+    failed_pre = status == FAILED
+    failed = ok and (failed_pre or (mm and too_long))
+    done = ok and not failed
+    storage_forced = ok and E[e, E_STORAGE_FORCED] != 0.0
+    if not ok:
+        STATUS[o], REASON[o] = REJECTED, R_REJECTED
+    else:
+        STATUS[o] = FAILED_ROW if failed else COMPLETED
+        if too_long and not failed_pre:
+            reason = R_TOO_LONG
+        elif storage_forced and not failed and reason == R_NONE:
+            reason = R_STORAGE_FORCED
+        REASON[o] = reason
+    z = 1.0 if ok else 0.0
+    d = 1.0 if done else 0.0
+    OUT[O_TOTAL_TIME_S, o] = total if done else (total - down if failed else 0.0)
+    OUT[O_DOWNTIME_MS, o] = down * 1e3 * d
+    OUT[O_MEMORY_TRANSFERRED, o] = (S[s, S_MEM_BYTES] + final_bytes * d) * z
+    OUT[O_STORAGE_TRANSFERRED, o] = E[e, E_STORAGE_BYTES] * z
+    OUT[O_MIRROR_TRANSFERRED, o] = (E[e, E_MIRROR_BYTES]
+                                    + E[e, E_MIRROR_WRITE_BPS] * (trace_s + precopy_s + down)) * z
+    OUT[O_DEVICE_TRANSFERRED, o] = device * d
+    OUT[O_TRANSFERRED, o] = (OUT[O_MEMORY_TRANSFERRED, o] + OUT[O_STORAGE_TRANSFERRED, o]
+                             + OUT[O_MIRROR_TRANSFERRED, o] + OUT[O_DEVICE_TRANSFERRED, o])
+    OUT[O_PRECOPY_ROUNDS, o] = S[s, S_SEG] * z
+    OUT[O_CONVERGED, o] = done and status == CONVERGED
+    OUT[O_FORCED, o] = (done and status == FORCED) or storage_forced
+    OUT[O_FINAL_ROUND_BYTES, o] = final_bytes * d
+    OUT[O_MAX_THROTTLE_PCT, o] = S[s, S_MAX_THETA] * 100.0 * z
+    # the MAC moves and the IP stays: connections survive only within one L2 subnet
+    OUT[O_CONNECTIONS_PRESERVED, o] = done and (E[e, E_STORAGE_ONLY] != 0.0
+                                                or E[e, E_SAME_SUBNET] != 0.0)
+    OUT[O_SETUP_S, o] = E[e, E_SETUP_S] * z
+    OUT[O_STORAGE_S, o] = storage_s * z
+    OUT[O_TRACE_S, o] = trace_s * z
+    OUT[O_PRECOPY_S, o] = precopy_s * z
+    OUT[O_SWITCHOVER_S, o] = down * d
+    OUT[O_TRACE_SLOWDOWN_PCT, o] = E[e, E_TRACE_SLOWDOWN_PCT] if ok and mm else 0.0
+    mirrors = ok and E[e, E_MOVES_DISK] != 0.0 and E[e, E_IS_ITERATIVE] == 0.0
+    OUT[O_WRITE_LATENCY_PENALTY_MS, o] = (E[e, E_RTT_MS] if mirrors and E[e, E_SHARED_NOTHING] != 0.0
+                                          else 0.0)
+    OUT[O_EFFECTIVE_RATE_BPS, o] = E[e, E_PRECOPY_BPS] if mm else 0.0
+
+
+@kernel
+def _simulate_rows(X, D, POL, TR, OUT, STATUS, REASON, REJECT, PCODE, offset):
+    """Points of X, each prepared, pre-copied and assembled in turn, into rows offset + i."""
+    C = np.empty((1, N_CONFIG))
+    S = np.empty((1, N_STATE))
+    E = np.empty((1, N_PREPARED))
+    pl = np.empty(N_PLAN)
+    for i in range(X.shape[1]):
+        _prepare_row(X, i, D, POL, TR, C, 0, E, 0)
+        if E[0, E_MOVES_MEMORY] != 0.0:
+            start_row(C, S, 0)
+            run_row(C, S, 0, pl)
+        else:
+            _no_memory_state(S, 0)
+        o = offset + i
+        _assemble_row(E, 0, S, 0, E[0, E_STORAGE_S], E[0, E_SWITCHOVER_BPS], OUT, STATUS, REASON, o)
+        REJECT[o] = E[0, E_REJECT]
+        PCODE[o] = E[0, E_PCODE]
+
+
+@kernel
+def _prepare_all(X, D, POL, TR, C, E):
+    for i in range(X.shape[1]):
+        _prepare_row(X, i, D, POL, TR, C, i, E, i)
+
+
+@kernel
+def _assemble_all(E, S, storage_s, sw_rate, OUT, STATUS, REASON):
+    for i in range(E.shape[0]):
+        _assemble_row(E, i, S, i, storage_s[i], sw_rate[i], OUT, STATUS, REASON, i)
+
+
+def _outputs(OUT: np.ndarray, status: np.ndarray, reason: np.ndarray, pcode: np.ndarray,
+             pols: list[Policy], rejected: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+    """Result columns from the kernels' codes; ``rejected(rows)`` gives those rows' reasons."""
+    out: dict[str, Any] = {"status": _STATUS_TABLE[status], "reason": _REASON_TABLE[reason]}
+    too_long = np.flatnonzero(reason == R_TOO_LONG)
+    if too_long.size:
+        out["reason"][too_long] = [f"switch-over would exceed the maximum of "
+                                   f"{pols[p].max_switchover_s:g} s; the VM stays on the source"
+                                   for p in pcode[too_long].tolist()]
+    rej = np.flatnonzero(reason == R_REJECTED)
+    if rej.size:
+        out["reason"][rej] = rejected(rej)
+    for j, k in enumerate(_NUMERIC_OUTPUTS):
+        out[k] = OUT[j].astype(OUTPUTS[k][0], copy=False)
+    return {k: out[k] for k in OUTPUTS}
+
+
+# ----------------------------------------------------------------------------- array API
 
 def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None,
              detail: bool = False) -> dict[str, Any]:
@@ -201,21 +606,75 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         Only for malformed arguments (unknown columns, mismatched lengths, bad overrides); bad
         values become ``rejected`` rows.
     """
-    n = _length(columns)
-    if n > CHUNK and not detail:
-        # cache-sized chunks: the same results, without gigabytes of temporaries
-        parts = [simulate({k: (v[s:s + CHUNK] if np.ndim(v) else v) for k, v in columns.items()},
-                          overrides) for s in range(0, n, CHUNK)]
-        return {k: np.concatenate([p[k] for p in parts]) for k in OUTPUTS}
-    prep = prepare(columns, overrides)
-    st, details = precopy.run(prep.cfg, detail=detail)
-    out = assemble(prep, st)
     if detail:
+        prep = prepare(columns, overrides)
+        st, details = precopy.run(prep.cfg, detail=True)
+        out = assemble(prep, st)
         per_point: list[list[precopy.Detail]] = [[] for _ in range(prep.n)]
         for j, i in enumerate(prep.idx):
             per_point[i] = details[j]
         out["rounds"] = per_point
-    return out
+        return out
+    pols = _policies(overrides)
+    POL, TR = _tables(pols)
+    n = _length(columns)
+    OUT = np.empty((len(_NUMERIC_OUTPUTS), n))
+    status, reason = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    reject, pcode = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    messages: dict[int, str] = {}
+    for s in range(0, n, CHUNK):
+        inp = resolve_inputs({k: (v[s:s + CHUNK] if np.ndim(v) else v) for k, v in columns.items()})
+        _simulate_rows(_input_matrix(inp), _DOMAINS, POL, TR, OUT, status, reason, reject, pcode, s)
+        bad = np.flatnonzero(reject[s:s + inp.n])
+        if bad.size:
+            msgs = _reject_messages(reject[s + bad], bad, inp.columns, pcode[s + bad], pols)
+            messages.update(zip((s + bad).tolist(), msgs))
+    return _outputs(OUT, status, reason, pcode, pols,
+                    lambda rows: [messages[r] for r in rows.tolist()])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything about N migrations that does not depend on how pre-copy unfolds.
+
+    ``simulate`` runs the pre-copy at the stream's own rate; the scenario engine runs it with the
+    bandwidth share each stream really gets, then both call :func:`assemble`.
+    """
+
+    n: int
+    columns: Mapping[str, np.ndarray]   # resolved input columns
+    reason: np.ndarray                  # rejection reasons (object; "" when not rejected)
+    idx: np.ndarray                     # points whose memory moves (rows of ``cfg``)
+    cfg: precopy.Config                 # pre-copy configuration of those points
+    pols: tuple[Policy, ...]
+    ok: np.ndarray                      # not rejected
+    moves_memory: np.ndarray
+    moves_disk: np.ndarray
+    storage_only: np.ndarray
+    shared_nothing: np.ndarray
+    is_iterative: np.ndarray
+    storage_forced: np.ndarray          # iterative storage copy hit its pass cap
+    same_subnet: np.ndarray
+    pcode: np.ndarray                   # profile index into models.policy.PROFILES
+    reject: np.ndarray                  # rejection code (0: accepted)
+    rates_wire_Bps: np.ndarray          # stream's idle-link wire rate
+    precopy_Bps: np.ndarray             # stream's pre-copy rate (cap and mirror applied)
+    switchover_Bps: np.ndarray          # stream's stop-and-copy rate on an idle link
+    wire_page: np.ndarray               # wire bytes per page
+    mem_cap_pps: np.ndarray             # pages/s bound from compression CPU
+    device_bytes: np.ndarray
+    storage_s: np.ndarray               # storage phase on an idle path
+    storage_bytes: np.ndarray           # disk bytes the storage phase copies
+    mirror_bytes: np.ndarray            # mirrored writes during the storage phase
+    mirror_write_Bps: np.ndarray        # mirrored guest writes that keep flowing during pre-copy
+    storage_final_s: np.ndarray         # storage copy with the VM suspended
+    setup_s: np.ndarray
+    trace_s: np.ndarray
+    stop_s: np.ndarray
+    resume_s: np.ndarray
+    max_switchover_s: np.ndarray
+    trace_slowdown_pct: np.ndarray
+    rtt_ms: np.ndarray
 
 
 def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None
@@ -232,216 +691,29 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     Prepared
     """
     inp = resolve_inputs(columns)
-    c = inp.columns
+    pols = _policies(overrides)
+    POL, TR = _tables(pols)
     n = inp.n
+    C = np.empty((n, N_CONFIG))
+    E = np.empty((n, N_PREPARED))
+    _prepare_all(_input_matrix(inp), _DOMAINS, POL, TR, C, E)
+    per_point = {k: (E[:, j] != 0.0 if k in _BOOL_PREPARED else E[:, j].copy())
+                 for j, k in enumerate(_PREPARED_FIELDS)}
+    per_point["pcode"] = per_point["pcode"].astype(np.int64)
+    per_point["reject"] = per_point["reject"].astype(np.int64)
     reason = np.full(n, "", dtype=object)
-    rejected = np.zeros(n, dtype=bool)
-
-    def reject(mask: np.ndarray, why: Any) -> None:
-        """Mark ``mask`` rejected with ``why``: a string, an array, or a callable giving one."""
-        sel = mask & ~rejected
-        if sel.any():
-            why = why() if callable(why) else why
-            reason[sel] = why if isinstance(why, str) else np.broadcast_to(why, (n,))[sel]
-            rejected[sel] = True
-
-    # --- categorical inputs
-    cat: dict[str, np.ndarray] = {}
-    for f in INPUTS:
-        if f.kind == "choice":
-            cat[f.name] = _codes(c[f.column], f.choices)
-            bad = cat[f.name] < 0
-            if bad.any():
-                shown = np.array([f"{f.name}: invalid value {v!r}; allowed: {f.allowed()}"
-                                  for v in c[f.column][bad]], dtype=object)
-                full = np.full(n, "", dtype=object)
-                full[bad] = shown
-                reject(bad, full)
-    # --- numeric domains (a scalar broadcast to every point is checked once)
-    for f in INPUTS:
-        if f.kind in ("choice", "bool"):
-            continue
-        x = c[f.column]
-        if n and x.strides == (0,):
-            x = x[:1]
-        bad = _out_of_domain(f, x)
-        if bad.any():
-            if bad.shape[0] != n:
-                bad = np.broadcast_to(bad, (n,))
-                x = np.broadcast_to(x, (n,))
-            msgs = np.full(n, "", dtype=object)
-            msgs[bad] = [f"{f.name}: invalid value {v:g}; allowed: {f.allowed()}" for v in x[bad]]
-            reject(bad, msgs)
-
-    pcode = cat["profile"]
-    pcode = (np.broadcast_to(max(pcode[0], 0), (n,)) if n and pcode.strides == (0,)
-             else np.where(pcode >= 0, pcode, 0))
-    pols = [get_profile(name, **dict((overrides or {}).get(name, {}))) for name in PROFILES]
-
-    def g(attr: str) -> np.ndarray:
-        return _gather(pols, pcode, attr)
-
-    # --- profile defaults
-    def dflt(col: str, attr: str, scale: float = 1.0) -> np.ndarray:
-        x = c[col]
-        return np.where(np.isnan(x), g(attr) * scale, x)
-
-    memory = c["memory_bytes"]
-    ps = c["page_size_bytes"]
-    downtime_limit_s = dflt("downtime_limit_ms", "downtime_limit_ms") / 1e3
-    device = dflt("device_state_bytes", "device_state_bytes")
-    max_bw = dflt("max_bandwidth_Bps", "max_bandwidth_Bps")
-    zero_frac = c["zero_fraction"]
-    wws_b = c["wws_bytes"]
-    hot_b = c["hot_set_bytes"]
-    nonzero_b = memory * (1.0 - zero_frac)
-    wws_b = np.where(np.isnan(wws_b), np.maximum(nonzero_b - hot_b, 0.0), wws_b)
-    disk = c["disk_bytes"]
-    disk_wws = np.where(np.isnan(c["disk_wws_bytes"]), disk, c["disk_wws_bytes"])
-
-    reject(wws_b + hot_b > nonzero_b * (1 + 1e-9),
-           "wws: wws + hot_set exceed the memory that is not zero pages "
-           "(memory x (1 - zero_fraction)); lower wws, hot_set or zero_fraction")
-    reject(disk_wws > disk * (1 + 1e-9), "disk_wws: exceeds disk")
-    reject(memory < ps, "memory: smaller than one page (page_size)")
-    st_code = cat["storage"]
-    moves_disk = (st_code >= 1)
-    reject(moves_disk & (disk <= 0), "storage: moving storage needs disk > 0")
-
-    # --- transport per (profile, transport)
-    tcode = np.where(cat["transport"] >= 0, cat["transport"], 0)
-    tnames = INPUT_BY_COLUMN["transport"].choices
-    tr_fields = ("efficiency", "stream_cap_Bps", "multichannel", "compress", "compress_Bps")
-    tr = {k: np.full(n, np.nan) for k in tr_fields}
-    for pi, pol in enumerate(pols):
-        for ti, tname in enumerate(tnames):
-            sel = (pcode == pi) & (tcode == ti)
-            if not sel.any():
-                continue
-            key = pol.default_transport if tname == "default" else tname
-            if key not in pol.transports:
-                reject(sel, f"transport: {tname!r} is not available for {pol.name}; allowed: default, "
-                       + ", ".join(pol.transports))
-                continue
-            t = pol.transports[key]
-            for k in tr_fields:
-                tr[k][sel] = float(getattr(t, k))
-    efficiency = np.where(np.isnan(c["efficiency"]), tr["efficiency"], c["efficiency"])
-    stream_cap = np.where(np.isnan(c["stream_cap_Bps"]), tr["stream_cap_Bps"], c["stream_cap_Bps"])
-    link_bps = c["link_bps"]
-    ten_g = link_bps >= 10e9
-    max_nics = np.where(ten_g, g("max_nics_10g"), g("max_nics"))
-    multichannel = tr["multichannel"] == 1.0
-    nics = c["nics"]
-
-    # --- what the profile refuses (messages per profile, built only when something is refused)
-    def per_profile(template: str) -> Any:
-        return lambda: np.array([template.format(p=p, gbps=p.min_link_bps / 1e9) for p in pols],
-                                dtype=object)[pcode]
-
-    reject(link_bps < g("min_link_bps"),
-           per_profile("link: {p.name} needs links of at least {gbps:g} Gbit/s"))
-    reject(c["rtt_ms"] > g("max_rtt_ms"), per_profile("rtt: {p.name} allows at most {p.max_rtt_ms:g} ms"))
-    reject(multichannel & (nics > max_nics),
-           per_profile("nics: {p.name} uses at most {p.max_nics:g} NICs below 10 Gbit/s and "
-                       "{p.max_nics_10g:g} at 10 Gbit/s or more"))
-    same_subnet = c["same_subnet"].astype(bool)
-    reject(~same_subnet & (g("refuses_cross_subnet") == 1.0),
-           per_profile("same_subnet: {p.name} requires the destination on the VM's L2 subnet"))
-    reject(c["auto_converge"].astype(bool) & (pcode != list(PROFILES).index("qemu")),
-           "auto_converge: only the qemu profile has auto-converge")
-
-    ok = ~rejected
-    nanfix = lambda a, v: np.where(ok, a, v)  # noqa: E731  keep rejected rows finite
-    rates = stream_rates(nanfix(link_bps, 1e9), nanfix(nics, 1.0), nanfix(efficiency, 1.0),
-                         nanfix(stream_cap, np.inf), nanfix(c["rtt_ms"], 0.0),
-                         g("tcp_window_bytes"), multichannel, nanfix(max_nics, 1.0),
-                         nanfix(max_bw, np.inf), g("cap_lifted_in_switchover") == 1.0,
-                         tr["compress"] == 1.0, nanfix(c["compressibility"], 1.0),
-                         nanfix(tr["compress_Bps"], np.inf))
-
-    # an adaptive rate (Xen) sends the final round at its maximum (Clark 2005 §5.3)
-    switchover_Bps = np.where(g("adaptive_rate") == 1.0,
-                              np.minimum(rates.switchover_Bps, g("rate_max_bps") / 8.0),
-                              rates.switchover_Bps)
-
-    # --- storage phase
-    shared_nothing = st_code == STORAGE_SHARED_NOTHING
-    storage_only = (st_code == STORAGE_MIRROR) | (st_code == STORAGE_ITERATIVE)
-    copy_rate = np.where(shared_nothing, np.minimum(c["storage_rate_Bps"], rates.precopy_Bps),
-                         c["storage_rate_Bps"])
-    copy_rate = nanfix(copy_rate, 1.0)
-    disk_ok = np.where(ok & moves_disk, disk, 0.0)
-    mir = storage.mirror(np.where(st_code != STORAGE_ITERATIVE, disk_ok, 0.0),
-                         nanfix(c["disk_write_rate_Bps"], 0.0), copy_rate, g("mirror_max_share"))
-    itr = storage.iterative(np.where(st_code == STORAGE_ITERATIVE, disk_ok, 0.0),
-                            nanfix(c["disk_write_rate_Bps"], 0.0), nanfix(disk_wws, 0.0), copy_rate,
-                            nanfix(downtime_limit_s, 0.5), g("storage_max_rounds"))
-    is_itr = st_code == STORAGE_ITERATIVE
-    storage_s = np.where(is_itr, itr.time_s, mir.time_s)
-    storage_bytes = np.where(is_itr, itr.copied_bytes, mir.copied_bytes)
-    mirror_bytes = np.where(is_itr, 0.0, mir.mirror_bytes)
-    mirror_w = np.where(shared_nothing, mir.mirror_write_Bps, 0.0)
-    storage_final_s = np.where(is_itr, itr.final_s, 0.0)
-
-    # --- memory pre-copy (memory moves unless this is a storage-only migration)
-    moves_memory = ok & ~storage_only
-    pages_total = np.floor(memory / ps)
-    pages_nonzero = np.ceil(nonzero_b / ps)
-    pages_zero = np.maximum(pages_total - pages_nonzero, 0.0)
-    wire_page = (ps + g("page_header_bytes")) * rates.wire_factor
-    mem_cap_pps = rates.memory_cap_Bps / ps
-    # the mirror takes at most mirror_max_share of the copy path, so memory keeps the rest
-    pre_rate = rates.precopy_Bps - mirror_w
-    remedy_names = list(REMEDIES)
-    remedy = np.array([remedy_names.index(p.remedy) for p in pols])[pcode]
-    ac_on = c["auto_converge"].astype(bool)
-    remedy = np.where(ac_on, precopy.AUTO_CONVERGE, remedy)
-    remedy = np.where((remedy == precopy.SDPS) & ~c["sdps"].astype(bool), precopy.FORCE, remedy)
-    pct = 1e-2
-    idx = np.flatnonzero(moves_memory)
-    cfg = precopy.Config.build(
-        len(idx),
-        pages_nonzero=pages_nonzero[idx], pages_zero=pages_zero[idx],
-        wws=(wws_b / ps)[idx], page_bytes=ps[idx], wire_page=wire_page[idx],
-        wire_zero=g("zero_page_bytes")[idx],
-        scan_s=(pages_zero * ps / g("scan_Bps"))[idx],
-        dirty_pps=np.where(wws_b > 0, c["dirty_rate_Bps"] / ps, 0.0)[idx],
-        hot=(hot_b / ps)[idx], hot_pps=np.where(hot_b > 0, c["hot_rate_Bps"] / ps, 0.0)[idx],
-        sequential=(cat["dirty_pattern"] == 1)[idx],
-        rate_Bps=pre_rate[idx], burst_Bps=rates.wire_Bps[idx], mem_cap_pps=mem_cap_pps[idx],
-        window_s=g("rate_window_s")[idx], check_s=g("check_interval_s")[idx],
-        limit_s=downtime_limit_s[idx], min_pages=g("min_dirty_pages")[idx],
-        max_rounds=g("max_rounds")[idx],
-        max_traffic=(g("max_traffic_factor") * memory)[idx],
-        growing_rule=(g("stop_if_growing_at_max_rate") == 1.0)[idx],
-        rate_rule=(g("stop_if_rate_exceeds_max") == 1.0)[idx], remedy=remedy[idx],
-        sdps_shrink=g("sdps_shrink")[idx], sdps_target=g("sdps_target")[idx],
-        ac_initial=(g("ac_initial_pct") * pct)[idx], ac_increment=(g("ac_increment_pct") * pct)[idx],
-        ac_max=(g("ac_max_pct") * pct)[idx], ac_ratio=g("ac_trigger_ratio")[idx],
-        ac_period_s=g("ac_period_s")[idx], adaptive=(g("adaptive_rate") == 1.0)[idx],
-        rate_initial_Bps=(g("rate_initial_bps") / 8.0)[idx],
-        rate_increment_Bps=(g("rate_increment_bps") / 8.0)[idx],
-        rate_max_Bps=(g("rate_max_bps") / 8.0)[idx], skip=(g("skip_redirtied") == 1.0)[idx],
-        timeout_s=c["timeout_s"][idx],
-    )
-    return Prepared(
-        n=n, columns=c, ok=ok, reason=reason, idx=idx, cfg=cfg,
-        policy={k: g(k) for k in ("stop_s", "resume_s", "max_switchover_s",
-                                  "trace_slowdown_pct")},
-        rates_wire_Bps=rates.wire_Bps, precopy_Bps=pre_rate, switchover_Bps=switchover_Bps,
-        wire_page=wire_page, mem_cap_pps=mem_cap_pps, device_bytes=device,
-        moves_memory=moves_memory, moves_disk=moves_disk, storage_only=storage_only,
-        shared_nothing=shared_nothing, is_iterative=is_itr, storage_s=storage_s,
-        storage_bytes=storage_bytes, mirror_bytes=mirror_bytes, mirror_write_Bps=mirror_w,
-        storage_final_s=storage_final_s, storage_forced=ok & is_itr & itr.forced,
-        setup_s=g("setup_s"), trace_s=np.where(moves_memory, g("trace_s_per_gib") * memory / GIB, 0.0),
-        same_subnet=same_subnet, pcode=pcode, pols=tuple(pols))
+    bad = np.flatnonzero(per_point["reject"])
+    if bad.size:
+        reason[bad] = _reject_messages(per_point["reject"][bad], bad, inp.columns,
+                                       per_point["pcode"][bad], pols)
+    idx = np.flatnonzero(per_point["moves_memory"])
+    return Prepared(n=n, columns=inp.columns, reason=reason, idx=idx,
+                    cfg=precopy.Config.from_packed(C[idx]), pols=tuple(pols), **per_point)
 
 
 def switchover(prep: Prepared, rows: np.ndarray, final_pages: np.ndarray,
                rate_Bps: np.ndarray) -> Switchover:
-    """The stop-and-copy of some points at given wire rates.
+    """The stop-and-copy of some points at given wire rates, as :func:`assemble` computes it.
 
     Parameters
     ----------
@@ -458,11 +730,10 @@ def switchover(prep: Prepared, rows: np.ndarray, final_pages: np.ndarray,
     Switchover
     """
     mm = prep.moves_memory[rows]
-    g = {k: np.broadcast_to(v, (prep.n,))[rows] for k, v in prep.policy.items()}
     return switch_over(np.where(mm, final_pages, 0.0), prep.wire_page[rows],
                        np.where(mm, rate_Bps, 1.0), prep.mem_cap_pps[rows],
-                       np.where(mm, prep.device_bytes[rows], 0.0), g["stop_s"], g["resume_s"],
-                       prep.storage_final_s[rows], g["max_switchover_s"])
+                       np.where(mm, prep.device_bytes[rows], 0.0), prep.stop_s[rows],
+                       prep.resume_s[rows], prep.storage_final_s[rows], prep.max_switchover_s[rows])
 
 
 def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = None,
@@ -484,96 +755,20 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
     dict
         Every column of ``models.fields.OUTPUTS``.
     """
-    n, idx, ok, c = prep.n, prep.idx, prep.ok, prep.columns
-    moves_memory, moves_disk = prep.moves_memory, prep.moves_disk
-    pols, pcode = list(prep.pols), prep.pcode
-    storage_s = prep.storage_s if storage_s is None else storage_s
-    rejected = ~ok
-    reason = prep.reason
-    is_itr, shared_nothing, storage_only = prep.is_iterative, prep.shared_nothing, prep.storage_only
-    mirror_w = prep.mirror_write_Bps
-    same_subnet = prep.same_subnet
-    storage_bytes = prep.storage_bytes
-    mirror_bytes = prep.mirror_bytes
-
-    def g(attr: str) -> np.ndarray:
-        return prep.policy[attr]
-
-    def scatter(a: np.ndarray, fill: float = 0.0, dtype: Any = float) -> np.ndarray:
-        out = np.full(n, fill, dtype=dtype)
-        out[idx] = a
-        return out
-
-    status_code = scatter(st.status, precopy.CONVERGED, np.int64)
-    reason_code = scatter(st.reason, precopy.R_NONE, np.int64)
-    final_pages = scatter(st.pending)
-    precopy_s = scatter(st.t)
-    mem_bytes = scatter(st.mem_bytes)
-    rounds = scatter(st.seg, 0, np.int64)
-    max_theta = scatter(st.max_theta)
-
-    # --- switch-over
-    sw = switchover(prep, np.arange(n), final_pages,
-                    prep.switchover_Bps if switchover_Bps is None else switchover_Bps)
-    trace_s = prep.trace_s
-    setup_s = prep.setup_s
-    total = setup_s + storage_s + trace_s + precopy_s + sw.downtime_s
-    mirror_bytes = mirror_bytes + mirror_w * (trace_s + precopy_s + sw.downtime_s)
-
-    failed_pre = status_code == precopy.FAILED
-    failed = ok & (failed_pre | (moves_memory & sw.too_long))
-    status = _STATUS_TABLE[np.where(rejected, 2, np.where(failed, 1, 0))]
-    reason = _REASON_TABLE[np.where(ok, reason_code, 0)]
-    too_long = ok & sw.too_long & ~failed_pre
-    if too_long.any():
-        reason[too_long] = np.array([f"switch-over would exceed the maximum of {p.max_switchover_s:g} "
-                                     "s; the VM stays on the source" for p in pols],
-                                    dtype=object)[np.broadcast_to(pcode, (n,))[too_long]]
-    storage_forced = prep.storage_forced
-    patch = storage_forced & ~failed & (reason_code == precopy.R_NONE)
-    if patch.any():
-        reason[patch] = "storage pass limit reached: the rest copied with the VM suspended"
-    if rejected.any():
-        reason[rejected] = prep.reason[rejected]
-    converged = ok & (status_code == precopy.CONVERGED) & ~failed
-    forced = ok & (status_code == precopy.FORCED) & ~failed
-    done = ok & ~failed
-    zero = np.zeros(n)
-    z = lambda a: np.where(ok, a, 0.0)  # noqa: E731
-    downtime_ms = np.where(done, sw.downtime_s * 1e3, 0.0)
-    out: dict[str, Any] = {
-        "status": status,
-        "reason": reason,
-        "total_time_s": np.where(done, total, np.where(failed, z(total - sw.downtime_s), 0.0)),
-        "downtime_ms": downtime_ms,
-        "memory_transferred_bytes": z(mem_bytes + np.where(done, sw.final_bytes, 0.0)),
-        "storage_transferred_bytes": z(storage_bytes),
-        "mirror_transferred_bytes": z(mirror_bytes),
-        "device_transferred_bytes": np.where(done, sw.device_bytes, 0.0),
-        "precopy_rounds": np.where(ok, rounds, 0),
-        "converged": converged,
-        "forced": forced | storage_forced,
-        "final_round_bytes": np.where(done, sw.final_bytes, 0.0),
-        "max_throttle_pct": z(max_theta * 100.0),
-        "connections_preserved": done & (storage_only | connections_preserved(same_subnet)),
-        "setup_s": z(setup_s),
-        "storage_s": z(storage_s),
-        "trace_s": z(trace_s),
-        "precopy_s": z(precopy_s),
-        "switchover_s": np.where(done, sw.downtime_s, 0.0),
-        "trace_slowdown_pct": np.where(ok & moves_memory, g("trace_slowdown_pct"), 0.0),
-        "write_latency_penalty_ms": np.where(ok & moves_disk & ~is_itr,
-                                             np.where(shared_nothing, c["rtt_ms"], 0.0), 0.0),
-        "effective_rate_Bps": np.where(moves_memory, prep.precopy_Bps, zero),
-    }
-    out["transferred_bytes"] = (out["memory_transferred_bytes"] + out["storage_transferred_bytes"]
-                                + out["mirror_transferred_bytes"] + out["device_transferred_bytes"])
-    return {k: out[k].astype(OUTPUTS[k][0], copy=False) for k in OUTPUTS}
-
-
-STORAGE_SHARED, STORAGE_MIRROR, STORAGE_ITERATIVE, STORAGE_SHARED_NOTHING = range(4)
-_STATUS_TABLE = np.array(["completed", "failed", "rejected"], dtype=object)
-_REASON_TABLE = np.array([precopy.REASONS[k] for k in sorted(precopy.REASONS)], dtype=object)
+    n = prep.n
+    E = np.stack([np.broadcast_to(np.asarray(getattr(prep, k), dtype=np.float64), (n,))
+                  for k in _PREPARED_FIELDS], axis=1)
+    S = np.zeros((n, N_STATE))
+    S[:, S_STATUS] = CONVERGED
+    S[prep.idx] = st.packed()
+    f64 = lambda a, default: np.ascontiguousarray(  # noqa: E731
+        np.broadcast_to(default if a is None else a, (n,)), dtype=np.float64)
+    OUT = np.empty((len(_NUMERIC_OUTPUTS), n))
+    status, reason = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    _assemble_all(E, S, f64(storage_s, prep.storage_s), f64(switchover_Bps, prep.switchover_Bps),
+                  OUT, status, reason)
+    return _outputs(OUT, status, reason, prep.pcode, list(prep.pols),
+                    lambda rows: prep.reason[rows])
 
 
 def migrate(**inputs: Any) -> dict[str, Any]:

@@ -32,9 +32,10 @@ import math
 from dataclasses import dataclass, fields
 
 import numpy as np
-from numba import njit
 
-from models.workload import sequential_second_overlap, union_pending_one, unique_dirtied_one
+from models.jit import kernel
+
+from models.workload import sequential_second_overlap, union_pending, unique_dirtied
 
 # remedy codes
 NONE, SDPS, AUTO_CONVERGE, FORCE = 0, 1, 2, 3
@@ -181,8 +182,9 @@ class State:
 (S_SEG, S_PENDING, S_PENDING_HOT, S_T, S_MEM_BYTES, S_THETA, S_MAX_THETA, S_AC_CNT, S_AC_T,
     S_AC_DIRTY, S_AC_SENT, S_LAST_SENT, S_LAST_DIRTY_BPS, S_STALLS, S_PREV_REMAINING, S_PREV_NEW,
     S_STATUS, S_REASON) = range(18)
-assert [f.name for f in fields(Config)][C_TIMEOUT_S] == "timeout_s"
-assert [f.name for f in fields(State)][S_REASON] == "reason"
+N_CONFIG, N_STATE = len(fields(Config)), len(fields(State))
+assert [f.name for f in fields(Config)][C_TIMEOUT_S] == "timeout_s" and N_CONFIG == C_TIMEOUT_S + 1
+assert [f.name for f in fields(State)][S_REASON] == "reason" and N_STATE == S_REASON + 1
 N_PLAN = 7   # rate, pps, sent, remaining, wire bytes, extra s, remaining hot
 P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA, P_REM_HOT = range(N_PLAN)
 
@@ -206,7 +208,7 @@ class Plan:
 
 # ----------------------------------------------------------------------------- scalar kernels
 
-@njit(cache=True)
+@kernel
 def _pass_rate(C, S, i, link):
     """Wire rate of the next pass: the link's, or Xen's adapted rate below it."""
     r = C[i, C_RATE_BPS] if link < 0.0 else link
@@ -219,19 +221,19 @@ def _pass_rate(C, S, i, link):
     return min(x, r)
 
 
-@njit(cache=True)
+@kernel
 def _send_pps(C, i, rate):
     """Pages per second a wire rate carries (bounded by compression CPU)."""
     return min(rate / C[i, C_WIRE_PAGE], C[i, C_MEM_CAP_PPS])
 
 
-@njit(cache=True)
+@kernel
 def _threshold(C, i, pps):
     """Pending pages at or below which pre-copy stops: pages/s × limit, or min_pages."""
     return max(pps * C[i, C_LIMIT_S], C[i, C_MIN_PAGES])
 
 
-@njit(cache=True)
+@kernel
 def _check_interval(C, i, rate):
     """Seconds between mid-pass stop-rule checks (0: only at pass ends).
 
@@ -243,7 +245,7 @@ def _check_interval(C, i, rate):
     return C[i, C_CHECK_S]
 
 
-@njit(cache=True)
+@kernel
 def _skip_fraction(x, sequential):
     """Expected share of WWS pages dirtied before their send in a pass, and its derivative.
 
@@ -260,7 +262,7 @@ def _skip_fraction(x, sequential):
     return 1.0 - g / x, (g - x * (1.0 - g)) / (x * x)
 
 
-@njit(cache=True)
+@kernel
 def _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot):
     """Pages a pass sends when pages re-dirtied before their turn are skipped (Xen).
 
@@ -290,7 +292,7 @@ def _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot):
     return s
 
 
-@njit(cache=True)
+@kernel
 def _plan_row(C, S, i, link, out):
     rate = _pass_rate(C, S, i, link)
     pps = _send_pps(C, i, rate)
@@ -333,7 +335,7 @@ def _plan_row(C, S, i, link, out):
     out[P_REM_HOT] = rem_hot
 
 
-@njit(cache=True)
+@kernel
 def _wire_time(C, i, x0, nbytes, rate):
     """Seconds to put nbytes on the wire after x0 bytes at ``rate``.
 
@@ -350,13 +352,13 @@ def _wire_time(C, i, x0, nbytes, rate):
     return nbytes / rate
 
 
-@njit(cache=True)
+@kernel
 def _duration_row(C, S, i, pl):
     dur = _wire_time(C, i, S[i, S_MEM_BYTES], pl[P_WIRE], pl[P_RATE]) + pl[P_EXTRA]
     return max(dur, pl[P_SENT] / C[i, C_MEM_CAP_PPS])
 
 
-@njit(cache=True)
+@kernel
 def _finish_row(C, S, i, pl, duration):
     """Apply a finished pass to row i of S in place: sync, stop rules, remedies."""
     seq = C[i, C_SEQUENTIAL]
@@ -370,16 +372,16 @@ def _finish_row(C, S, i, pl, duration):
     R = pl[P_REMAINING]
     Rh = pl[P_REM_HOT]
     Rw = R - Rh
-    new = unique_dirtied_one(d, W, duration, seq)
-    new_hot = unique_dirtied_one(dh, Wh, duration, 0.0)
+    new = unique_dirtied(d, W, duration, seq)
+    new_hot = unique_dirtied(dh, Wh, duration, 0.0)
     # sequential sweep: 1st mid-pass sync independent (in expectation over the sweep position),
     # 2nd partly overlapping where the first arc wrapped, then the sender trails the guest
     if seq != 0.0 and seg0 == 2.0 and Rw > 0.0:
         ov = sequential_second_overlap(S[i, S_PREV_REMAINING], S[i, S_PREV_NEW], Rw, new, W, 8)
         pending_w = min(Rw + new - ov, W)
     else:
-        pending_w = union_pending_one(Rw, new, W, 1.0 if (seq != 0.0 and seg0 >= 3.0) else 0.0)
-    pending_h = union_pending_one(Rh, new_hot, Wh, 0.0)
+        pending_w = union_pending(Rw, new, W, 1.0 if (seq != 0.0 and seg0 >= 3.0) else 0.0)
+    pending_h = union_pending(Rh, new_hot, Wh, 0.0)
     pending = pending_w + pending_h
     seg = seg0 + 1.0
     t = S[i, S_T] + duration
@@ -422,7 +424,7 @@ def _finish_row(C, S, i, pl, duration):
     s_h = nxt_pps * h
     hopeless = False
     if seq == 0.0 and seg >= 2.0 and h > 0.0 and th > s_h and W > 0.0 and Wh == 0.0:
-        g1 = unique_dirtied_one(d, W, h, seq) * (1.0 - (th - s_h) / W) - s_h
+        g1 = unique_dirtied(d, W, h, seq) * (1.0 - (th - s_h) / W) - s_h
         hopeless = g1 >= 0.0
     progress = pending < P0 * (1.0 - STALL_TOLERANCE) and not hopeless
     stalls = S[i, S_STALLS]
@@ -486,7 +488,7 @@ def _finish_row(C, S, i, pl, duration):
     S[i, S_REASON] = reason
 
 
-@njit(cache=True)
+@kernel
 def _fast_forward_row(C, S, i):
     """Apply at once the passes of a mid-pass-sync (QEMU) pre-copy that repeat the same shape.
 
@@ -536,7 +538,7 @@ def _fast_forward_row(C, S, i):
     k = math.floor(max(P - th, 0.0) / per) + 1.0
     lo = th + (k - 1.0) * per
     hi = th + k * per
-    N = unique_dirtied_one(d, W, k * h, seq)
+    N = unique_dirtied(d, W, k * h, seq)
     a = 1.0 if seq != 0.0 else 1.0 - N / W
     b = N - k * per * a
     if a < 1.0:
@@ -571,18 +573,34 @@ def _fast_forward_row(C, S, i):
     S[i, S_STALLS] = 0.0
 
 
-@njit(cache=True)
+@kernel
+def start_row(C, S, i):
+    """Row i of S: nothing sent, every nonzero page pending for round 0."""
+    S[i, :] = 0.0
+    S[i, S_PENDING] = C[i, C_PAGES_NONZERO]
+    S[i, S_PENDING_HOT] = C[i, C_HOT]
+    S[i, S_LAST_SENT] = np.inf
+
+
+@kernel
+def run_row(C, S, i, pl):
+    """Run the pre-copy of row i to its stop at the constant rates of C (``pl``: scratch plan)."""
+    while S[i, S_STATUS] == RUNNING:
+        _plan_row(C, S, i, -1.0, pl)
+        dur = _duration_row(C, S, i, pl)
+        _finish_row(C, S, i, pl, dur)
+        _fast_forward_row(C, S, i)
+
+
+@kernel
 def _run_all(C, S):
     pl = np.empty(N_PLAN)
     for i in range(C.shape[0]):
-        while S[i, S_STATUS] == RUNNING:
-            _plan_row(C, S, i, -1.0, pl)
-            dur = _duration_row(C, S, i, pl)
-            _finish_row(C, S, i, pl, dur)
-            _fast_forward_row(C, S, i)
+        start_row(C, S, i)
+        run_row(C, S, i, pl)
 
 
-@njit(cache=True)
+@kernel
 def _plan_all(C, S, link, out):
     pl = np.empty(N_PLAN)
     for i in range(C.shape[0]):
@@ -590,13 +608,13 @@ def _plan_all(C, S, link, out):
         out[i] = pl
 
 
-@njit(cache=True)
+@kernel
 def _finish_all(C, S, PL, duration):
     for i in range(C.shape[0]):
         _finish_row(C, S, i, PL[i], duration[i])
 
 
-@njit(cache=True)
+@kernel
 def _duration_all(C, S, PL, out):
     for i in range(C.shape[0]):
         out[i] = _duration_row(C, S, i, PL[i])
@@ -605,7 +623,7 @@ def _duration_all(C, S, PL, out):
 # ----------------------------------------------------------------------------- array API
 
 def _start_packed(cfg: Config) -> np.ndarray:
-    S = np.zeros((cfg.pages_nonzero.shape[0], len(fields(State))))
+    S = np.zeros((cfg.pages_nonzero.shape[0], N_STATE))
     S[:, S_PENDING] = cfg.pages_nonzero
     S[:, S_PENDING_HOT] = cfg.hot
     S[:, S_LAST_SENT] = np.inf
@@ -695,7 +713,7 @@ def run(cfg: Config, detail: bool = False) -> tuple[State, list[list[Detail]]]:
         Final state (status never RUNNING) and, with ``detail``, the passes of each migration.
     """
     if not detail:
-        S = _start_packed(cfg)
+        S = np.empty((cfg.pages_nonzero.shape[0], N_STATE))
         _run_all(cfg.packed(), S)
         return State.unpack(S), []
     n = cfg.pages_nonzero.shape[0]

@@ -59,7 +59,7 @@ def max_min(capacity: np.ndarray, ends: np.ndarray, cap: np.ndarray) -> np.ndarr
     before any link fills (settled at their caps); the streams of the links at ``λ`` are settled at
     ``λ``. Each round settles at least one link, so there are at most L + 1 rounds of O(F log F).
     Deterministic and permutation-equivariant: reordering the streams reorders the rates and
-    nothing else, bit for bit (sums run over caps in sorted order).
+    nothing else, bit for bit (sums run over caps and rates in sorted order).
     """
     capacity = np.asarray(capacity, dtype=np.float64)
     ends = np.asarray(ends, dtype=np.int64)
@@ -115,7 +115,9 @@ def max_min(capacity: np.ndarray, ends: np.ndarray, cap: np.ndarray) -> np.ndarr
         dl = ea[done]
         dr = np.broadcast_to(rate[a[done]][:, None], dl.shape)
         m = dl >= 0
-        remaining = remaining - np.bincount(dl[m], weights=dr[m], minlength=n_links)[:n_links]
+        dl, dr = dl[m], dr[m]
+        by = np.lexsort((dr, dl))                        # canonical order: sums bit-identical
+        remaining = remaining - np.bincount(dl[by], weights=dr[by], minlength=n_links)[:n_links]
         remaining[full] = 0.0
         remaining = np.maximum(remaining, 0.0)
         active[a[done]] = False

@@ -22,16 +22,102 @@ USENIX ATC 2011 (REFERENCES.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from models.jit import kernel
+
 from models.workload import unique_dirtied
+
+BLOCK_BYTES = 65536.0      # dirty-tracking granularity of the iterative copy (assumed)
+MAX_PASSES = 1000          # simulator budget of iterative passes
+
+
+@kernel
+def mirror_one(disk_bytes: float, write_Bps: float, copy_Bps: float,
+               max_share: float) -> tuple[float, float, float]:
+    """Bulk copy with synchronous mirroring of writes to copied regions.
+
+    Parameters
+    ----------
+    disk_bytes : float
+        Disk size S, bytes.
+    write_Bps : float
+        Guest write rate w, bytes/s.
+    copy_Bps : float
+        Copy path throughput c, bytes/s (> 0).
+    max_share : float
+        Largest share of the path the mirrored writes may take, in (0, 1).
+
+    Returns
+    -------
+    time_s, mirror_bytes, mirror_write_Bps : float
+        Duration of the bulk pass, guest writes mirrored during it, and the guest write rate
+        while mirroring (after any slow-down).
+    """
+    w = min(write_Bps, max_share * copy_Bps)
+    if disk_bytes <= 0.0:
+        return 0.0, 0.0, w
+    if w > 0.0:
+        T = -(disk_bytes / w) * math.log1p(-(w / copy_Bps))
+    else:
+        T = disk_bytes / copy_Bps
+    return T, max(copy_Bps * T - disk_bytes, 0.0), w
+
+
+@kernel
+def iterative_one(disk_bytes: float, write_Bps: float, disk_wws_bytes: float, copy_Bps: float,
+                  limit_s: float, max_rounds: float) -> tuple[float, float, float, float, bool]:
+    """ESX 4.x iterative dirty-block pre-copy of a disk.
+
+    Parameters
+    ----------
+    disk_bytes : float
+        Disk size, bytes.
+    write_Bps : float
+        Guest write rate, bytes/s (random over ``disk_wws_bytes``).
+    disk_wws_bytes : float
+        Region of the disk that is rewritten, bytes.
+    copy_Bps : float
+        Copy throughput, bytes/s.
+    limit_s : float
+        Stop when the dirty blocks can be copied within this time.
+    max_rounds : float
+        Pass cap; the rest is copied with the VM suspended (forced).
+
+    Returns
+    -------
+    time_s, copied_bytes, final_s, passes, forced : float, float, float, float, bool
+        Duration with the VM running, disk bytes copied in all (the final copy included), the
+        final copy with the VM suspended, passes over the disk, and whether the pass cap was hit.
+    """
+    if disk_bytes <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0, False
+    wws_blocks = max(disk_wws_bytes / BLOCK_BYTES, 1e-300)
+    w_blocks = write_Bps / BLOCK_BYTES
+    pending = disk_bytes
+    total = 0.0
+    t = 0.0
+    rounds = 0.0
+    forced = False
+    while rounds < min(max_rounds, MAX_PASSES):
+        tau = pending / copy_Bps
+        total += pending
+        t += tau
+        rounds += 1.0
+        pending = unique_dirtied(w_blocks, wws_blocks, tau, 0.0) * BLOCK_BYTES
+        if pending / copy_Bps <= limit_s:
+            break
+        if rounds >= max_rounds:
+            forced = True
+    return t, total + pending, pending / copy_Bps, rounds, forced
 
 
 @dataclass(frozen=True)
 class StorageResult:
-    """Per-point storage phase results (arrays of shape (n,))."""
+    """Per-point storage phase results (arrays of shape (n,)), for tests and notebooks."""
 
     time_s: np.ndarray             # storage phase duration (VM running)
     copied_bytes: np.ndarray       # bulk and re-copied disk bytes
@@ -45,85 +131,22 @@ class StorageResult:
 
 def mirror(disk_bytes: np.ndarray, write_Bps: np.ndarray, copy_Bps: np.ndarray,
            max_share: np.ndarray) -> StorageResult:
-    """Bulk copy with synchronous mirroring of writes to copied regions.
-
-    Parameters
-    ----------
-    disk_bytes : ndarray
-        Disk size S, bytes.
-    write_Bps : ndarray
-        Guest write rate w, bytes/s.
-    copy_Bps : ndarray
-        Copy path throughput c, bytes/s (> 0).
-    max_share : ndarray
-        Largest share of the path the mirrored writes may take, in (0, 1).
-
-    Returns
-    -------
-    StorageResult
-    """
-    w = np.minimum(write_Bps, max_share * copy_Bps)
-    c = copy_Bps
-    S = disk_bytes
-    ratio = w / c
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        T = np.where(w > 0, -(S / np.maximum(w, 1e-300)) * np.log1p(-ratio), S / c)
-    T = np.where(S > 0, T, 0.0)
-    mirror_bytes = np.maximum(c * T - S, 0.0)
+    """:func:`mirror_one` for arrays."""
+    rows = [mirror_one(*map(float, a)) for a in zip(disk_bytes, write_Bps, copy_Bps, max_share)]
+    T, mb, w = (np.array(c, dtype=float) for c in zip(*rows))
+    S = np.asarray(disk_bytes, dtype=float)
     z = np.zeros_like(S)
-    return StorageResult(T, S.astype(float), mirror_bytes, w, z, z.copy(), np.where(S > 0, 1, 0),
-                         np.zeros(S.shape, dtype=bool))
+    return StorageResult(T, S, mb, w, z, z, np.where(S > 0, 1, 0), np.zeros(S.shape, dtype=bool))
 
 
 def iterative(disk_bytes: np.ndarray, write_Bps: np.ndarray, disk_wws_bytes: np.ndarray,
-              copy_Bps: np.ndarray, limit_s: np.ndarray, max_rounds: np.ndarray,
-              block_bytes: float = 65536.0) -> StorageResult:
-    """ESX 4.x iterative dirty-block pre-copy of a disk.
-
-    Parameters
-    ----------
-    disk_bytes : ndarray
-        Disk size, bytes.
-    write_Bps : ndarray
-        Guest write rate, bytes/s (random over ``disk_wws_bytes``).
-    disk_wws_bytes : ndarray
-        Region of the disk that is rewritten, bytes.
-    copy_Bps : ndarray
-        Copy throughput, bytes/s.
-    limit_s : ndarray
-        Stop when the dirty blocks can be copied within this time.
-    max_rounds : ndarray
-        Pass cap; the rest is copied with the VM suspended (forced).
-    block_bytes : float
-        Dirty-tracking granularity (64 KiB, assumed).
-
-    Returns
-    -------
-    StorageResult
-    """
-    S = disk_bytes.astype(float)
-    wws_blocks = np.maximum(disk_wws_bytes / block_bytes, 1e-300)
-    w_blocks = write_Bps / block_bytes
-    pending = S.copy()
-    total = np.zeros_like(S)
-    t = np.zeros_like(S)
-    rounds = np.zeros(S.shape, dtype=np.int64)
-    active = S > 0
-    forced = np.zeros(S.shape, dtype=bool)
-    rnd = np.zeros(S.shape, dtype=bool)
-    for _ in range(int(np.max(np.where(active, np.minimum(max_rounds, 1000), 0), initial=0))):
-        if not active.any():
-            break
-        tau = np.where(active, pending / copy_Bps, 0.0)
-        total += np.where(active, pending, 0.0)
-        t += tau
-        rounds += active
-        new = unique_dirtied(w_blocks, wws_blocks, tau, rnd) * block_bytes
-        pending = np.where(active, new, pending)
-        fits = pending / copy_Bps <= limit_s
-        capped = rounds >= max_rounds
-        forced |= active & ~fits & capped
-        active &= ~fits & ~capped
-    final_bytes = np.where(S > 0, pending, 0.0)
-    return StorageResult(t, total + final_bytes, np.zeros_like(S), np.zeros_like(S),
-                         final_bytes / copy_Bps, final_bytes, rounds, forced)
+              copy_Bps: np.ndarray, limit_s: np.ndarray, max_rounds: np.ndarray) -> StorageResult:
+    """:func:`iterative_one` for arrays."""
+    rows = [iterative_one(*map(float, a))
+            for a in zip(disk_bytes, write_Bps, disk_wws_bytes, copy_Bps, limit_s, max_rounds)]
+    t, copied, final_s, rounds, forced = (np.array(c) for c in zip(*rows))
+    z = np.zeros_like(t, dtype=float)
+    final_s = final_s.astype(float)
+    return StorageResult(t.astype(float), copied.astype(float), z, z, final_s,
+                         final_s * np.asarray(copy_Bps, dtype=float), rounds.astype(np.int64),
+                         forced.astype(bool))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.jit import kernel
+
 
 @dataclass(frozen=True)
 class Switchover:
@@ -31,43 +33,58 @@ class Switchover:
     too_long: np.ndarray           # bool: exceeds the profile's maximum switch-over
 
 
-def switch_over(final_pages: np.ndarray, wire_page: np.ndarray, rate_Bps: np.ndarray,
-                mem_cap_pps: np.ndarray, device_bytes: np.ndarray, stop_s: np.ndarray,
-                resume_s: np.ndarray, extra_s: np.ndarray, max_switchover_s: np.ndarray) -> Switchover:
-    """Compute the stop-and-copy.
+@kernel
+def switch_over_one(final_pages: float, wire_page: float, rate_Bps: float, mem_cap_pps: float,
+                    device_bytes: float, stop_s: float, resume_s: float, extra_s: float,
+                    max_switchover_s: float) -> tuple[float, float, bool]:
+    """The stop-and-copy of one migration.
 
     Parameters
     ----------
-    final_pages : ndarray
+    final_pages : float
         Pages still dirty when the guest stops.
-    wire_page : ndarray
+    wire_page : float
         Wire bytes per page (header and compression included).
-    rate_Bps : ndarray
+    rate_Bps : float
         Wire rate during the stop-and-copy, bytes/s.
-    mem_cap_pps : ndarray
+    mem_cap_pps : float
         Pages/s bound from compression CPU.
-    device_bytes : ndarray
+    device_bytes : float
         Serialized device state, bytes.
-    stop_s : ndarray
+    stop_s : float
         Time to stop (suspend) the guest before the copy, s.
-    resume_s : ndarray
+    resume_s : float
         Time to resume on the destination, s.
-    extra_s : ndarray
+    extra_s : float
         Other work done while stopped (final storage copy), s.
-    max_switchover_s : ndarray
+    max_switchover_s : float
         Longest switch-over the profile accepts (inf: any).
 
     Returns
     -------
-    Switchover
+    downtime_s, final_bytes, too_long : float, float, bool
     """
     final_bytes = final_pages * wire_page
-    copy_s = np.maximum(final_bytes / rate_Bps, final_pages / mem_cap_pps)
-    send_s = copy_s + device_bytes / rate_Bps
-    downtime = stop_s + send_s + resume_s + extra_s
-    return Switchover(downtime, final_bytes, device_bytes.astype(float), send_s > max_switchover_s)
+    send_s = max(final_bytes / rate_Bps, final_pages / mem_cap_pps) + device_bytes / rate_Bps
+    return stop_s + send_s + resume_s + extra_s, final_bytes, send_s > max_switchover_s
 
 
-def connections_preserved(same_subnet: np.ndarray) -> np.ndarray:
-    """Connections survive the move only within one L2 subnet (the MAC moves, the IP stays)."""
-    return same_subnet.astype(bool)
+@kernel
+def _switch_over_all(a, down, final, too):
+    for i in range(a.shape[1]):
+        down[i], final[i], too[i] = switch_over_one(a[0, i], a[1, i], a[2, i], a[3, i], a[4, i],
+                                                    a[5, i], a[6, i], a[7, i], a[8, i])
+
+
+def switch_over(final_pages: np.ndarray, wire_page: np.ndarray, rate_Bps: np.ndarray,
+                mem_cap_pps: np.ndarray, device_bytes: np.ndarray, stop_s: np.ndarray,
+                resume_s: np.ndarray, extra_s: np.ndarray, max_switchover_s: np.ndarray) -> Switchover:
+    """:func:`switch_over_one` for arrays (broadcast to a common shape (n,))."""
+    args = np.broadcast_arrays(final_pages, wire_page, rate_Bps, mem_cap_pps, device_bytes, stop_s,
+                               resume_s, extra_s, max_switchover_s)
+    a = np.array(args, dtype=np.float64).reshape(9, -1)
+    n = a.shape[1]
+    down, final, too = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
+    _switch_over_all(a, down, final, too)
+    return Switchover(down, final, a[4].copy(), too)
+

@@ -29,13 +29,31 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-from numba import njit, vectorize
+from models.jit import kernel
 
 SWEEP_PHASES = 8
 
 
-def _unique_dirtied(rate_pps: float, wws_pages: float, t_s: float, sequential: float) -> float:
+@kernel
+def unique_dirtied(rate_pps: float, wws_pages: float, t_s: float, sequential: float) -> float:
+    """Distinct pages dirtied in an interval.
+
+    Parameters
+    ----------
+    rate_pps : float
+        Page writes per second (after any vCPU throttle).
+    wws_pages : float
+        Writable working set in pages.
+    t_s : float
+        Interval length in seconds (>= 0).
+    sequential : float
+        Nonzero for a sequential sweep, 0 for uniform random writes.
+
+    Returns
+    -------
+    float
+        Expected distinct pages dirtied, in ``[0, wws_pages]``.
+    """
     x = rate_pps * t_s
     if sequential != 0.0:
         return min(x, wws_pages)
@@ -44,7 +62,28 @@ def _unique_dirtied(rate_pps: float, wws_pages: float, t_s: float, sequential: f
     return wws_pages * -math.expm1(-x / wws_pages)
 
 
-def _union_pending(remaining: float, new: float, wws_pages: float, adjacent: float) -> float:
+@kernel
+def union_pending(remaining: float, new: float, wws_pages: float, adjacent: float) -> float:
+    """Pending pages after a bitmap sync: the union of still-pending and newly dirtied pages.
+
+    Parameters
+    ----------
+    remaining : float
+        Pages still pending from the current pass (all within the WWS).
+    new : float
+        Distinct pages dirtied since the previous sync.
+    wws_pages : float
+        Writable working set in pages.
+    adjacent : float
+        Nonzero when the two sets are adjacent arcs of a sequential sweep (sender trailing the
+        guest); 0 when they are independent (random writes, or the first sync of a sequential
+        sweep, in expectation over where the sweep starts).
+
+    Returns
+    -------
+    float
+        Expected pending pages, never below either set.
+    """
     if adjacent != 0.0:
         out = min(remaining + new, wws_pages)
     elif wws_pages > 0.0:
@@ -54,61 +93,7 @@ def _union_pending(remaining: float, new: float, wws_pages: float, adjacent: flo
     return max(out, max(remaining, new))
 
 
-unique_dirtied_one = njit(cache=True)(_unique_dirtied)
-union_pending_one = njit(cache=True)(_union_pending)
-_unique_dirtied_u = vectorize(["f8(f8, f8, f8, f8)"], cache=True)(_unique_dirtied)
-_union_pending_u = vectorize(["f8(f8, f8, f8, f8)"], cache=True)(_union_pending)
-
-
-def unique_dirtied(rate_pps: np.ndarray, wws_pages: np.ndarray, t_s: np.ndarray,
-                   sequential: np.ndarray) -> np.ndarray:
-    """Distinct pages dirtied in an interval.
-
-    Parameters
-    ----------
-    rate_pps : ndarray
-        Page writes per second (after any vCPU throttle).
-    wws_pages : ndarray
-        Writable working set in pages.
-    t_s : ndarray
-        Interval length in seconds (>= 0).
-    sequential : ndarray of bool
-        True for a sequential sweep, False for uniform random writes.
-
-    Returns
-    -------
-    ndarray
-        Expected distinct pages dirtied, in ``[0, wws_pages]``.
-    """
-    return _unique_dirtied_u(rate_pps, wws_pages, t_s, np.asarray(sequential, dtype=float))
-
-
-def union_pending(remaining: np.ndarray, new: np.ndarray, wws_pages: np.ndarray,
-                  adjacent: np.ndarray) -> np.ndarray:
-    """Pending pages after a bitmap sync: the union of still-pending and newly dirtied pages.
-
-    Parameters
-    ----------
-    remaining : ndarray
-        Pages still pending from the current pass (all within the WWS).
-    new : ndarray
-        Distinct pages dirtied since the previous sync.
-    wws_pages : ndarray
-        Writable working set in pages.
-    adjacent : ndarray of bool
-        True when the two sets are adjacent arcs of a sequential sweep (sender trailing the guest);
-        False when they are independent (random writes, or the first sync of a sequential sweep,
-        in expectation over where the sweep starts).
-
-    Returns
-    -------
-    ndarray
-        Expected pending pages, never below either set.
-    """
-    return _union_pending_u(remaining, new, wws_pages, np.asarray(adjacent, dtype=float))
-
-
-@njit(cache=True)
+@kernel
 def sequential_second_overlap(r1: float, l1: float, r2: float, l2: float, wws_pages: float,
                               phases: int = SWEEP_PHASES) -> float:
     """Expected overlap at the second mid-pass sync of a sequential sweep.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -103,3 +105,14 @@ def test_shares_are_deterministic_and_permutation_equivariant(net, rnd):
     rnd.shuffle(perm)
     p = np.array(perm)
     assert np.array_equal(max_min(cap, ends[p], caps[p]), r[p])
+
+
+def test_permutation_equivariance_with_a_capped_stream_among_equals():
+    # found by Hypothesis: the capacity left after a round must be summed in a canonical order
+    cap = np.array([253.0, 2217.0, 1.0])
+    ends = np.array([[0, -1], [0, 1], [0, 2], [0, 1], [0, 1], [0, 2], [1, -1]])
+    caps = np.array([np.inf, np.inf, np.inf, 0.7, np.inf, np.inf, np.inf])
+    r = max_min(cap, ends, caps)
+    for p in itertools.permutations(range(7)):
+        p = np.array(p)
+        assert np.array_equal(max_min(cap, ends[p], caps[p]), r[p])
