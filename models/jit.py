@@ -6,6 +6,11 @@ replaced did, instead of raising). Numba's on-disk cache only notices changes to
 of the function itself, not to the kernels it inlines from other modules, so the cache directory is
 keyed by a hash of all of ``models/``: an edited mechanism can never run with a stale kernel that
 inlined its old version. ``NUMBA_CACHE_DIR``, when set, is respected as given.
+
+``loop`` compiles the loops that Python calls over whole arrays. They allocate nothing (Python
+hands them their scratch arrays) and run without numba's reference counting: with it, every array
+an inlined row kernel takes costs an atomic increment and decrement, which measured as 30-50 % of
+the pre-copy kernel's time.
 """
 
 from __future__ import annotations
@@ -22,4 +27,12 @@ if not os.environ.get("NUMBA_CACHE_DIR"):
     _key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_HERE.glob("*.py"))))
     numba.config.CACHE_DIR = str(_HERE / "__pycache__" / f"numba-{_key.hexdigest()[:16]}")
 
-kernel = functools.partial(numba.njit, cache=True, error_model="numpy")
+
+def kernel(fn=None, *, inline: str = "never"):
+    """Compile ``fn`` with numba (``@kernel``); ``@kernel(inline="always")`` for a row kernel that
+    takes arrays and runs inside a :func:`loop`."""
+    jit = functools.partial(numba.njit, cache=True, error_model="numpy", inline=inline)
+    return jit if fn is None else jit(fn)
+
+
+loop = functools.partial(numba.njit, cache=True, error_model="numpy", _nrt=False)

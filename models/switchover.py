@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.jit import kernel
+from models.jit import kernel, loop
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def switch_over_one(final_pages: float, wire_page: float, rate_Bps: float, mem_c
     return stop_s + send_s + resume_s + extra_s, final_bytes, send_s > max_switchover_s
 
 
-@kernel
+@loop
 def _switch_over_all(a, down, final, too):
     for i in range(a.shape[1]):
         down[i], final[i], too[i] = switch_over_one(a[0, i], a[1, i], a[2, i], a[3, i], a[4, i],
