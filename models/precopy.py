@@ -21,9 +21,10 @@ sender and the guest. Sources: REFERENCES.md; QEMU 7.2 migration/ram.c and migra
 Clark et al. 2005; Xen xc_linux_save (stop when a round at maximum rate sent more than the last).
 
 The physics of one pass lives in scalar kernels compiled with numba (``_plan_row``,
-``_finish_row``): the batch driver :func:`run` loops them over points, and the array step functions
-(:func:`start`, :func:`plan`, :func:`finish`) that the scenario engine uses (its rates change between
-passes) apply the same kernels to every row.
+``_finish_row``): :func:`run_row` runs one migration's passes to the stop (``models.migration``
+calls it per point, :func:`run` over arrays), and the array step functions (:func:`start`,
+:func:`plan`, :func:`finish`) that the scenario engine uses (its rates change between passes) apply
+the same kernels to every row.
 """
 
 from __future__ import annotations
@@ -121,14 +122,6 @@ class Config:
         cfg = Config(**{f.name: p[:, j] for j, f in enumerate(fields(Config))})
         object.__setattr__(cfg, "_packed", p)
         return cfg
-
-    @staticmethod
-    def build(n: int, **arrays: object) -> "Config":
-        """Allocate the packed array once and fill it from arrays or scalars (one per field)."""
-        rows = np.empty((len(fields(Config)), n))
-        for j, f in enumerate(fields(Config)):
-            rows[j] = arrays[f.name]
-        return Config.from_packed(np.ascontiguousarray(rows.T))
 
 
 @dataclass(frozen=True)
@@ -259,7 +252,8 @@ def _skip_fraction(x, sequential):
     if x < 1e-3:
         return x / 2.0 - x * x / 6.0 + x * x * x / 24.0, 0.5 - x / 3.0 + x * x / 8.0
     g = -math.expm1(-x)                    # 1 − e^−x
-    return 1.0 - g / x, (g - x * (1.0 - g)) / (x * x)
+    r = 1.0 / x
+    return 1.0 - g * r, (g * r - (1.0 - g)) * r
 
 
 @kernel
@@ -280,18 +274,19 @@ def _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot):
             s = (b + math.sqrt(b * b + 2.0 * pps * share / a)) / 2.0 - pps * extra
         return min(max(s, 0.0), P)
     s = P
+    per_page = 1.0 / pps                   # pass seconds per page sent
     for _ in range(30):
-        tau = s / pps + extra
+        tau = s * per_page + extra
         F = s - P
         dF = 1.0
         if share > 0.0 and a > 0.0:
             f, df = _skip_fraction(a * tau, seq)
             F += share * f
-            dF += share * df * a / pps
+            dF += share * df * a * per_page
         if hot > 0.0 and a_hot > 0.0:
             f, df = _skip_fraction(a_hot * tau, 0.0)
             F += hot * f
-            dF += hot * df * a_hot / pps
+            dF += hot * df * a_hot * per_page
         step = F / dF
         s_new = max(s - step, 0.0)
         if abs(s_new - s) <= 1e-6 * P:

@@ -137,7 +137,7 @@ def sequential_second_overlap(r1: float, l1: float, r2: float, l2: float, wws_pa
         j2_len = max(c - j2_lo, 0.0)
         y = c - r2 if r2 <= j2_len else b - (r2 - j2_len)   # the last r2 pending pages start here
         y = max(y, 0.0)
-        s = (a + l1) % W                            # next arc of the guest's sweep
+        s = a + l1 if a + l1 < W else a + l1 - W    # next arc of the guest's sweep (wraps)
         n_lo0, n_hi0 = s, min(s + l2, W)
         n_lo1, n_hi1 = 0.0, max(s + l2 - W, 0.0)
         for lo, hi in ((y, max(b, y)), (max(j2_lo, y), max(c, y))):

@@ -102,3 +102,49 @@ def test_big_batch_in_chunks_equals_small():
     small = simulate({k: (v[-10:] if np.ndim(v) else v) for k, v in cols.items()})
     for k in big:
         assert np.array_equal(big[k][-10:], small[k]), k
+
+
+def mixed_points(n, seed):
+    """Every profile, pattern, storage mode and transport, with some bad and refused points."""
+    rng = np.random.default_rng(seed)
+    memory = np.exp(rng.uniform(np.log(0.5), np.log(256), n)) * 2**30
+    zero = rng.uniform(0.0, 0.5, n)
+    pick = lambda *names: rng.choice(np.array(names, dtype=object), n)  # noqa: E731
+    return {
+        "profile": pick("vsphere-5.1", "hyperv-2012", "qemu", "xen", "esx-9"),
+        "memory_bytes": memory, "zero_fraction": zero,
+        "wws_bytes": np.where(rng.random(n) < 0.1, np.nan,
+                              memory * (1 - zero) * rng.uniform(0.01, 1.05, n)),
+        "hot_set_bytes": np.where(rng.random(n) < 0.3, rng.uniform(0, 1e8, n), 0.0),
+        "hot_rate_Bps": rng.uniform(0, 5e8, n),
+        "dirty_rate_Bps": np.exp(rng.uniform(np.log(1e5), np.log(2e9), n)),
+        "dirty_pattern": pick("random", "sequential"),
+        "link_bps": rng.choice(np.array([1e8, 1e9, 10e9, 25e9]), n),
+        "nics": rng.integers(1, 6, n).astype(float),
+        "rtt_ms": rng.choice(np.array([0.0, 0.5, 5.0, 20.0, -1.0]), n),
+        "storage": pick("shared", "mirror", "iterative", "shared-nothing"),
+        "disk_bytes": np.where(rng.random(n) < 0.8, rng.uniform(1e9, 5e11, n), 0.0),
+        "disk_write_rate_Bps": rng.uniform(0, 3e8, n),
+        "transport": pick("default", "tcp", "compression", "smb", "multi-nic"),
+        "auto_converge": rng.random(n) < 0.1,
+        "same_subnet": rng.random(n) < 0.9,
+        "timeout_s": np.where(rng.random(n) < 0.2, rng.uniform(10, 1000, n), np.inf),
+        "max_bandwidth_Bps": np.where(rng.random(n) < 0.2, rng.uniform(1e7, 1e9, n), np.nan),
+    }
+
+
+def test_one_pass_per_point_equals_prepare_precopy_assemble():
+    # simulate() runs each point through the compiled row kernels back to back; the scenario
+    # engine and --rounds use them as arrays (prepare, precopy passes, assemble): same rows, up to
+    # the rounding of passes that simulate() applies in closed form
+    cols = mixed_points(3000, 11)
+    fast = simulate(cols, overrides={"xen": {"max_rounds": 12}})
+    slow = simulate(cols, overrides={"xen": {"max_rounds": 12}}, detail=True)
+    assert {"completed", "failed", "rejected"} <= set(fast["status"])
+    for k, v in fast.items():
+        if v.dtype == object:
+            assert list(v) == list(slow[k]), k
+        elif v.dtype == np.float64:
+            np.testing.assert_allclose(v, slow[k], rtol=1e-9, err_msg=k)
+        else:
+            np.testing.assert_array_equal(v, slow[k], err_msg=k)
