@@ -129,15 +129,21 @@ N_PREPARED = len(_PREPARED_FIELDS)
 assert _PREPARED_FIELDS[E_RTT_MS] == "rtt_ms"
 _BOOL_PREPARED = _PREPARED_FIELDS[:E_PCODE]
 
-# --- result rows: numeric outputs as rows of OUT, status and reason as codes
-_NUMERIC_OUTPUTS = tuple(k for k in OUTPUTS if k not in ("status", "reason"))
+# --- result rows, by dtype: float outputs are rows of F, bool outputs rows of B, and I holds the
+# pass count with the codes that Python turns into strings (status, reason, rejection, profile)
+_FLOAT_OUTPUTS = tuple(k for k, (dt, _) in OUTPUTS.items() if dt == np.float64)
+_BOOL_OUTPUTS = tuple(k for k, (dt, _) in OUTPUTS.items() if dt == np.bool_)
 (O_TOTAL_TIME_S, O_DOWNTIME_MS, O_TRANSFERRED, O_MEMORY_TRANSFERRED, O_STORAGE_TRANSFERRED,
-    O_MIRROR_TRANSFERRED, O_DEVICE_TRANSFERRED, O_PRECOPY_ROUNDS, O_CONVERGED, O_FORCED,
-    O_FINAL_ROUND_BYTES, O_MAX_THROTTLE_PCT, O_CONNECTIONS_PRESERVED, O_SETUP_S, O_STORAGE_S,
-    O_TRACE_S, O_PRECOPY_S, O_SWITCHOVER_S, O_TRACE_SLOWDOWN_PCT, O_WRITE_LATENCY_PENALTY_MS,
-    O_EFFECTIVE_RATE_BPS) = range(len(_NUMERIC_OUTPUTS))
-assert _NUMERIC_OUTPUTS[O_EFFECTIVE_RATE_BPS] == "effective_rate_Bps"
-assert _NUMERIC_OUTPUTS[O_TRANSFERRED] == "transferred_bytes"
+    O_MIRROR_TRANSFERRED, O_DEVICE_TRANSFERRED, O_FINAL_ROUND_BYTES, O_MAX_THROTTLE_PCT, O_SETUP_S,
+    O_STORAGE_S, O_TRACE_S, O_PRECOPY_S, O_SWITCHOVER_S, O_TRACE_SLOWDOWN_PCT,
+    O_WRITE_LATENCY_PENALTY_MS, O_EFFECTIVE_RATE_BPS) = range(len(_FLOAT_OUTPUTS))
+B_CONVERGED, B_FORCED, B_CONNECTIONS_PRESERVED = range(3)
+I_PRECOPY_ROUNDS, I_STATUS, I_REASON, I_REJECT, I_PCODE = range(5)
+assert _FLOAT_OUTPUTS[O_EFFECTIVE_RATE_BPS] == "effective_rate_Bps"
+assert _FLOAT_OUTPUTS[O_TRANSFERRED] == "transferred_bytes"
+assert _BOOL_OUTPUTS == ("converged", "forced", "connections_preserved")
+assert [k for k in OUTPUTS if k not in _FLOAT_OUTPUTS + _BOOL_OUTPUTS] == [
+    "status", "reason", "precopy_rounds"]
 COMPLETED, FAILED_ROW, REJECTED = 0, 1, 2                    # status codes of result rows
 R_TOO_LONG, R_STORAGE_FORCED, R_REJECTED = 8, 9, 10          # reasons beyond precopy.REASONS
 assert max(precopy.REASONS) < R_TOO_LONG
@@ -148,14 +154,6 @@ _REASON_TABLE = np.array([precopy.REASONS[k] for k in sorted(precopy.REASONS)]
 
 
 # ----------------------------------------------------------------------------- inputs
-
-def _length(columns: Mapping[str, Any]) -> int:
-    n = 1
-    for v in columns.values():
-        if np.ndim(v) == 1:
-            n = max(n, len(v))
-    return n
-
 
 def _as_array(value: Any, n: int, dtype: Any) -> np.ndarray:
     """A length-n array of ``dtype``; scalars become read-only broadcast views (no copy)."""
@@ -233,27 +231,28 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
     return Inputs(out, n)
 
 
-def _padded(rows: int, n: int) -> np.ndarray:
+def _padded(rows: int, n: int, dtype: Any = np.float64) -> np.ndarray:
     """An uninitialised (rows, n) array whose rows start one cache line apart modulo 4 KiB.
 
     Rows a power-of-two apart map to the same cache sets; a kernel that walks 20-30 rows in step
     would then evict its own lines at every point (a 3x slowdown measured on 32768-point blocks).
     """
-    return np.empty((rows, n + 8 + (-n) % 512))[:, :n]
+    size = np.dtype(dtype).itemsize
+    return np.empty((rows, n + 64 // size + (-n) % (4096 // size)), dtype=dtype)[:, :n]
 
 
-def _input_matrix(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """The inputs as one float matrix X (inputs, n): choices as codes (-1: invalid), bools 0/1.
+def _constant_rows(inp: Inputs) -> np.ndarray:
+    """Which inputs are one value broadcast to every point."""
+    return np.array([inp.n == 1 or inp.columns[f.column].strides == (0,) for f in INPUTS])
 
-    Also returns which rows are one value broadcast to every point.
-    """
-    X = _padded(len(INPUTS), inp.n)
-    constant = np.zeros(len(INPUTS), dtype=np.bool_)
-    for j, f in enumerate(INPUTS):
-        v = inp.columns[f.column]
-        constant[j] = inp.n == 1 or v.strides == (0,)
+
+def _fill_inputs(X: np.ndarray, inp: Inputs, start: int, rows: Any) -> None:
+    """Rows ``rows`` of the input matrix X (inputs, m) from points start.. of ``inp``: numbers as
+    they are, choices as codes (-1: invalid), bools as 0/1."""
+    for j in rows:
+        f = INPUTS[j]
+        v = inp.columns[f.column][start:start + X.shape[1]]
         X[j] = _codes(v, f.choices) if f.kind == "choice" else v
-    return X, constant
 
 
 def _domain_codes(X: np.ndarray, constant: np.ndarray) -> np.ndarray:
@@ -509,8 +508,8 @@ def _no_memory_state(S, s):
 
 
 @kernel(inline="always")
-def _assemble_row(E, e, S, s, storage_s, sw_rate, OUT, STATUS, REASON, o):
-    """Result row o from the point's row E[e] and its final pre-copy state S[s]."""
+def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
+    """Result row o (of F, B, I) from the point's row E[e] and its final pre-copy state S[s]."""
     ok = E[e, E_OK] != 0.0
     mm = E[e, E_MOVES_MEMORY] != 0.0
     status = S[s, S_STATUS]
@@ -528,47 +527,49 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, OUT, STATUS, REASON, o):
     done = ok and not failed
     storage_forced = ok and E[e, E_STORAGE_FORCED] != 0.0
     if not ok:
-        STATUS[o], REASON[o] = REJECTED, R_REJECTED
+        I[I_STATUS, o], I[I_REASON, o] = REJECTED, R_REJECTED
     else:
-        STATUS[o] = FAILED_ROW if failed else COMPLETED
+        I[I_STATUS, o] = FAILED_ROW if failed else COMPLETED
         if too_long and not failed_pre:
             reason = R_TOO_LONG
         elif storage_forced and not failed and reason == R_NONE:
             reason = R_STORAGE_FORCED
-        REASON[o] = reason
+        I[I_REASON, o] = reason
+    I[I_REJECT, o] = E[e, E_REJECT]
+    I[I_PCODE, o] = E[e, E_PCODE]
     z = 1.0 if ok else 0.0
     d = 1.0 if done else 0.0
-    OUT[O_TOTAL_TIME_S, o] = total if done else (total - down if failed else 0.0)
-    OUT[O_DOWNTIME_MS, o] = down * 1e3 * d
-    OUT[O_MEMORY_TRANSFERRED, o] = (S[s, S_MEM_BYTES] + final_bytes * d) * z
-    OUT[O_STORAGE_TRANSFERRED, o] = E[e, E_STORAGE_BYTES] * z
-    OUT[O_MIRROR_TRANSFERRED, o] = (E[e, E_MIRROR_BYTES]
+    F[O_TOTAL_TIME_S, o] = total if done else (total - down if failed else 0.0)
+    F[O_DOWNTIME_MS, o] = down * 1e3 * d
+    F[O_MEMORY_TRANSFERRED, o] = (S[s, S_MEM_BYTES] + final_bytes * d) * z
+    F[O_STORAGE_TRANSFERRED, o] = E[e, E_STORAGE_BYTES] * z
+    F[O_MIRROR_TRANSFERRED, o] = (E[e, E_MIRROR_BYTES]
                                     + E[e, E_MIRROR_WRITE_BPS] * (trace_s + precopy_s + down)) * z
-    OUT[O_DEVICE_TRANSFERRED, o] = device * d
-    OUT[O_TRANSFERRED, o] = (OUT[O_MEMORY_TRANSFERRED, o] + OUT[O_STORAGE_TRANSFERRED, o]
-                             + OUT[O_MIRROR_TRANSFERRED, o] + OUT[O_DEVICE_TRANSFERRED, o])
-    OUT[O_PRECOPY_ROUNDS, o] = S[s, S_SEG] * z
-    OUT[O_CONVERGED, o] = done and status == CONVERGED
-    OUT[O_FORCED, o] = (done and status == FORCED) or storage_forced
-    OUT[O_FINAL_ROUND_BYTES, o] = final_bytes * d
-    OUT[O_MAX_THROTTLE_PCT, o] = S[s, S_MAX_THETA] * 100.0 * z
+    F[O_DEVICE_TRANSFERRED, o] = device * d
+    F[O_TRANSFERRED, o] = (F[O_MEMORY_TRANSFERRED, o] + F[O_STORAGE_TRANSFERRED, o]
+                             + F[O_MIRROR_TRANSFERRED, o] + F[O_DEVICE_TRANSFERRED, o])
+    I[I_PRECOPY_ROUNDS, o] = int(S[s, S_SEG]) if ok else 0
+    B[B_CONVERGED, o] = done and status == CONVERGED
+    B[B_FORCED, o] = (done and status == FORCED) or storage_forced
+    F[O_FINAL_ROUND_BYTES, o] = final_bytes * d
+    F[O_MAX_THROTTLE_PCT, o] = S[s, S_MAX_THETA] * 100.0 * z
     # the MAC moves and the IP stays: connections survive only within one L2 subnet
-    OUT[O_CONNECTIONS_PRESERVED, o] = done and (E[e, E_STORAGE_ONLY] != 0.0
-                                                or E[e, E_SAME_SUBNET] != 0.0)
-    OUT[O_SETUP_S, o] = E[e, E_SETUP_S] * z
-    OUT[O_STORAGE_S, o] = storage_s * z
-    OUT[O_TRACE_S, o] = trace_s * z
-    OUT[O_PRECOPY_S, o] = precopy_s * z
-    OUT[O_SWITCHOVER_S, o] = down * d
-    OUT[O_TRACE_SLOWDOWN_PCT, o] = E[e, E_TRACE_SLOWDOWN_PCT] if ok and mm else 0.0
+    B[B_CONNECTIONS_PRESERVED, o] = done and (E[e, E_STORAGE_ONLY] != 0.0
+                                              or E[e, E_SAME_SUBNET] != 0.0)
+    F[O_SETUP_S, o] = E[e, E_SETUP_S] * z
+    F[O_STORAGE_S, o] = storage_s * z
+    F[O_TRACE_S, o] = trace_s * z
+    F[O_PRECOPY_S, o] = precopy_s * z
+    F[O_SWITCHOVER_S, o] = down * d
+    F[O_TRACE_SLOWDOWN_PCT, o] = E[e, E_TRACE_SLOWDOWN_PCT] if ok and mm else 0.0
     mirrors = ok and E[e, E_MOVES_DISK] != 0.0 and E[e, E_IS_ITERATIVE] == 0.0
-    OUT[O_WRITE_LATENCY_PENALTY_MS, o] = (E[e, E_RTT_MS] if mirrors and E[e, E_SHARED_NOTHING] != 0.0
+    F[O_WRITE_LATENCY_PENALTY_MS, o] = (E[e, E_RTT_MS] if mirrors and E[e, E_SHARED_NOTHING] != 0.0
                                           else 0.0)
-    OUT[O_EFFECTIVE_RATE_BPS, o] = E[e, E_PRECOPY_BPS] if mm else 0.0
+    F[O_EFFECTIVE_RATE_BPS, o] = E[e, E_PRECOPY_BPS] if mm else 0.0
 
 
 @loop
-def _simulate_rows(X, R, POL, TR, OUT, STATUS, REASON, REJECT, PCODE, offset, C, S, E, pl):
+def _simulate_rows(X, R, POL, TR, F, B, I, offset, C, S, E, pl):
     """Points of X, each prepared, pre-copied and assembled in turn, into rows offset + i.
 
     ``C``, ``S``, ``E`` (one row each) and ``pl`` are scratch.
@@ -580,10 +581,7 @@ def _simulate_rows(X, R, POL, TR, OUT, STATUS, REASON, REJECT, PCODE, offset, C,
             run_row(C, S, 0, pl)
         else:
             _no_memory_state(S, 0)
-        o = offset + i
-        _assemble_row(E, 0, S, 0, E[0, E_STORAGE_S], E[0, E_SWITCHOVER_BPS], OUT, STATUS, REASON, o)
-        REJECT[o] = E[0, E_REJECT]
-        PCODE[o] = E[0, E_PCODE]
+        _assemble_row(E, 0, S, 0, E[0, E_STORAGE_S], E[0, E_SWITCHOVER_BPS], F, B, I, offset + i)
 
 
 @loop
@@ -593,25 +591,33 @@ def _prepare_all(X, R, POL, TR, C, E):
 
 
 @loop
-def _assemble_all(E, S, storage_s, sw_rate, OUT, STATUS, REASON):
+def _assemble_all(E, S, storage_s, sw_rate, F, B, I):
     for i in range(E.shape[0]):
-        _assemble_row(E, i, S, i, storage_s[i], sw_rate[i], OUT, STATUS, REASON, i)
+        _assemble_row(E, i, S, i, storage_s[i], sw_rate[i], F, B, I, i)
 
 
-def _outputs(OUT: np.ndarray, status: np.ndarray, reason: np.ndarray, pcode: np.ndarray,
-             pols: list[Policy], rejected: Callable[[np.ndarray], Any]) -> dict[str, Any]:
-    """Result columns from the kernels' codes; ``rejected(rows)`` gives those rows' reasons."""
-    out: dict[str, Any] = {"status": _STATUS_TABLE[status], "reason": _REASON_TABLE[reason]}
+def _results(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Uninitialised result blocks F (floats), B (bools), I (pass count and codes) for n rows."""
+    return (_padded(len(_FLOAT_OUTPUTS), n), _padded(len(_BOOL_OUTPUTS), n, np.bool_),
+            _padded(5, n, np.int64))
+
+
+def _outputs(F: np.ndarray, B: np.ndarray, I: np.ndarray, pols: list[Policy],  # noqa: E741
+             rejected: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+    """Result columns from the kernels' blocks; ``rejected(rows)`` gives those rows' reasons."""
+    reason = I[I_REASON]
+    out: dict[str, Any] = {"status": _STATUS_TABLE[I[I_STATUS]], "reason": _REASON_TABLE[reason],
+                           "precopy_rounds": I[I_PRECOPY_ROUNDS]}
     too_long = np.flatnonzero(reason == R_TOO_LONG)
     if too_long.size:
         out["reason"][too_long] = [f"switch-over would exceed the maximum of "
                                    f"{pols[p].max_switchover_s:g} s; the VM stays on the source"
-                                   for p in pcode[too_long].tolist()]
+                                   for p in I[I_PCODE, too_long].tolist()]
     rej = np.flatnonzero(reason == R_REJECTED)
     if rej.size:
         out["reason"][rej] = rejected(rej)
-    for j, k in enumerate(_NUMERIC_OUTPUTS):
-        out[k] = OUT[j].astype(OUTPUTS[k][0], copy=False)
+    out.update(zip(_FLOAT_OUTPUTS, F))
+    out.update(zip(_BOOL_OUTPUTS, B))
     return {k: out[k] for k in OUTPUTS}
 
 
@@ -653,24 +659,22 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         return out
     pols = _policies(overrides)
     POL, TR = _tables(pols)
-    n = _length(columns)
-    OUT = _padded(len(_NUMERIC_OUTPUTS), n)
-    status, reason = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    reject, pcode = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    messages: dict[int, str] = {}
+    inp = resolve_inputs(columns)
+    n = inp.n
+    F, B, I = _results(n)  # noqa: E741
+    constant = _constant_rows(inp)
+    X = _padded(len(INPUTS), min(n, CHUNK))
+    _fill_inputs(X, inp, 0, np.flatnonzero(constant))
+    varying = np.flatnonzero(~constant)
     scratch = (np.empty((1, N_CONFIG)), np.empty((1, N_STATE)), np.empty((1, N_PREPARED)),
                np.empty(N_PLAN))
     for s in range(0, n, CHUNK):
-        inp = resolve_inputs({k: (v[s:s + CHUNK] if np.ndim(v) else v) for k, v in columns.items()})
-        X, constant = _input_matrix(inp)
-        _simulate_rows(X, _domain_codes(X, constant), POL, TR, OUT, status, reason, reject, pcode, s,
-                       *scratch)
-        bad = np.flatnonzero(reject[s:s + inp.n])
-        if bad.size:
-            msgs = _reject_messages(reject[s + bad], bad, inp.columns, pcode[s + bad], pols)
-            messages.update(zip((s + bad).tolist(), msgs))
-    return _outputs(OUT, status, reason, pcode, pols,
-                    lambda rows: [messages[r] for r in rows.tolist()])
+        Xs = X[:, :min(CHUNK, n - s)]
+        _fill_inputs(Xs, inp, s, varying)
+        _simulate_rows(Xs, _domain_codes(Xs, constant), POL, TR, F, B, I, s, *scratch)
+    reject, pcode = I[I_REJECT], I[I_PCODE]
+    return _outputs(F, B, I, pols, lambda rows: _reject_messages(
+        reject[rows], rows, inp.columns, pcode[rows], pols))
 
 
 @dataclass(frozen=True)
@@ -736,8 +740,9 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     n = inp.n
     C = np.empty((n, N_CONFIG))
     E = np.empty((n, N_PREPARED))
-    X, constant = _input_matrix(inp)
-    _prepare_all(X, _domain_codes(X, constant), POL, TR, C, E)
+    X = _padded(len(INPUTS), n)
+    _fill_inputs(X, inp, 0, range(len(INPUTS)))
+    _prepare_all(X, _domain_codes(X, _constant_rows(inp)), POL, TR, C, E)
     per_point = {k: (E[:, j] != 0.0 if k in _BOOL_PREPARED else E[:, j].copy())
                  for j, k in enumerate(_PREPARED_FIELDS)}
     per_point["pcode"] = per_point["pcode"].astype(np.int64)
@@ -804,12 +809,10 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
     S[prep.idx] = st.packed()
     f64 = lambda a, default: np.ascontiguousarray(  # noqa: E731
         np.broadcast_to(default if a is None else a, (n,)), dtype=np.float64)
-    OUT = _padded(len(_NUMERIC_OUTPUTS), n)
-    status, reason = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    F, B, I = _results(n)  # noqa: E741
     _assemble_all(E, S, f64(storage_s, prep.storage_s), f64(switchover_Bps, prep.switchover_Bps),
-                  OUT, status, reason)
-    return _outputs(OUT, status, reason, prep.pcode, list(prep.pols),
-                    lambda rows: prep.reason[rows])
+                  F, B, I)
+    return _outputs(F, B, I, list(prep.pols), lambda rows: prep.reason[rows])
 
 
 def migrate(**inputs: Any) -> dict[str, Any]:
