@@ -498,8 +498,10 @@ def _fast_forward_row(C, S, i):
     From the third sync on, with a constant rate and throttle, a pass that ends after ``k`` checks
     maps the pending pages affinely: random writes ``P' = a·P + b`` with ``a = 1 − N/W``; a
     sequential sweep with the sender trailing the guest ``P' = P + b`` (``a = 1``), where
-    ``N = U(k·h)`` and ``b = N − k·s·h·a``. While ``k`` stays the same the passes are applied in
-    closed form (the arithmetic of iterating them). While many bands are crossed per pass, a
+    ``N = U(k·h)`` and ``b = N − k·s·h·a``. Once a pass ends in the same band ``k`` as the one
+    before, the passes that stay in it are applied in closed form (the arithmetic of iterating
+    them); a pre-copy that changes band every pass is left to iterate. While many bands are crossed
+    per pass, a
     sequential chase shrinks ``u = (P − th)/(s·h)`` geometrically, ``u + ½ → (u + ½)(d/s)`` per
     pass in expectation over the band phase, and is advanced in closed form down to 64 bands.
     """
@@ -539,6 +541,8 @@ def _fast_forward_row(C, S, i):
             S[i, S_STALLS] = 0.0
         return
     k = math.floor(max(P - th, 0.0) / per) + 1.0
+    if S[i, S_LAST_SENT] != k * per:
+        return                  # the last pass ended in another band: the shape is still changing
     lo = th + (k - 1.0) * per
     hi = th + k * per
     N = unique_dirtied(d, W, k * h, seq)
