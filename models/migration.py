@@ -300,7 +300,7 @@ def _reject_messages(codes: np.ndarray, rows: np.ndarray, columns: Mapping[str, 
 
 # ----------------------------------------------------------------------------- kernels
 
-@kernel
+@kernel(inline="always")
 def _invalid(x, D, j):
     """Input row j's value x lies outside its field's domain (NaN: the profile's default)."""
     if D[j, D_KIND] == KIND_CHOICE:
@@ -320,6 +320,8 @@ def _first_invalid(X, D, constant, out):
     """out[i] = 1 + the first input of point i outside its domain: choices, then numbers, each in
     field order (0: none). Walks one input row at a time; a broadcast row is checked once."""
     n = X.shape[1]
+    if n == 0:
+        return
     for kind in (KIND_CHOICE, KIND_NUMBER):
         for j in range(X.shape[0]):
             if D[j, D_KIND] != kind:
