@@ -249,11 +249,13 @@ def _skip_fraction(x, sequential):
     """
     if sequential != 0.0:
         return (x / 2.0, 0.5) if x <= 1.0 else (1.0 - 1.0 / (2.0 * x), 1.0 / (2.0 * x * x))
-    if x < 1e-3:
-        return x / 2.0 - x * x / 6.0 + x * x * x / 24.0, 0.5 - x / 3.0 + x * x / 8.0
-    g = -math.expm1(-x)                    # 1 − e^−x
+    if x < 0.05:                           # the series, to 1e-12 relative
+        return (x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x * (1.0 / 120.0 - x * (
+                    1.0 / 720.0 - x / 5040.0))))),
+                0.5 - x * (1.0 / 3.0 - x * (0.125 - x * (1.0 / 30.0 - x * (1.0 / 144.0 - x / 840.0)))))
+    e = math.exp(-x)
     r = 1.0 / x
-    return 1.0 - g * r, (g * r - (1.0 - g)) * r
+    return 1.0 - (1.0 - e) * r, ((1.0 - e) * r - e) * r
 
 
 @kernel
