@@ -23,9 +23,25 @@ from pathlib import Path
 import numba
 
 _HERE = Path(__file__).resolve().parent
+
+
+def _cache_dir() -> str | None:
+    """``models/__pycache__/numba-<hash of models/*.py>``, or the same under ~/.cache/migsim when
+    the package directory is read-only (None when neither can be written: numba's default)."""
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_HERE.glob("*.py"))))
+    name = f"numba-{key.hexdigest()[:16]}"
+    for base in (_HERE / "__pycache__", Path.home() / ".cache" / "migsim"):
+        try:
+            (base / name).mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(base / name, os.W_OK):
+            return str(base / name)
+    return None
+
+
 if not os.environ.get("NUMBA_CACHE_DIR"):
-    _key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_HERE.glob("*.py"))))
-    numba.config.CACHE_DIR = str(_HERE / "__pycache__" / f"numba-{_key.hexdigest()[:16]}")
+    numba.config.CACHE_DIR = _cache_dir() or numba.config.CACHE_DIR
 
 
 def kernel(fn=None, *, inline: str = "never"):
