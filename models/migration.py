@@ -26,11 +26,10 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from models.jit import kernel, loop
-
 from models import precopy
 from models.errors import ParameterError
 from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS
+from models.jit import kernel, loop
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
 from models.precopy import (

@@ -35,7 +35,6 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from models.jit import kernel, loop
-
 from models.workload import sequential_second_overlap, union_pending, unique_dirtied
 
 # remedy codes

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.jit import kernel
-
 from models.workload import unique_dirtied
 
 BLOCK_BYTES = 65536.0      # dirty-tracking granularity of the iterative copy (assumed)
