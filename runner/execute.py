@@ -178,43 +178,38 @@ def run_bounded(submit: Callable[[int], Any], batches: Iterable[int],
     Raises
     ------
     RayError
-        If a batch fails for good; the tasks still in flight are cancelled.
+        If a batch fails for good (the tasks in flight stop with the driver's Ray session).
     """
     import ray
     from ray import exceptions as rex
 
     todo = iter(batches)
     inflight: dict[Any, int] = {}
-    try:
-        while True:
-            while len(inflight) < cap:
-                b = next(todo, None)
-                if b is None:
-                    break
-                inflight[submit(b)] = b
-            if not inflight:
+    # On an error or Ctrl-C the tasks in flight are not cancelled: Ray stops them when the driver
+    # disconnects, and ray.cancel racing a task's reply trips a check in Ray's core worker ("Tried
+    # to complete task that was not pending", ray-project/ray#54798) that aborts the driver.
+    while True:
+        while len(inflight) < cap:
+            b = next(todo, None)
+            if b is None:
                 break
-            done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
-            if on_tick is not None:
-                on_tick()
-            for ref in done:
-                b = inflight.pop(ref)
-                try:
-                    stats = ray.get(ref)
-                except rex.RayTaskError as exc:
-                    cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                    raise RayError(f"batch {b} failed: {type(cause).__name__}: "
-                                   f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
-                                   ) from None
-                except rex.RayError as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    raise RayError(f"batch {b} lost after {max_retries} retries: "
-                                   f"{type(exc).__name__}: {first}") from None
-                on_done(b, stats)
-    except BaseException:
-        for ref in inflight:
+            inflight[submit(b)] = b
+        if not inflight:
+            break
+        done, _ = ray.wait(list(inflight), num_returns=1, timeout=0.5)
+        if on_tick is not None:
+            on_tick()
+        for ref in done:
+            b = inflight.pop(ref)
             try:
-                ray.cancel(ref, force=True)
-            except Exception:  # noqa: BLE001 - best effort while unwinding
-                pass
-        raise
+                stats = ray.get(ref)
+            except rex.RayTaskError as exc:
+                cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+                raise RayError(f"batch {b} failed: {type(cause).__name__}: "
+                               f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}"
+                               ) from None
+            except rex.RayError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise RayError(f"batch {b} lost after {max_retries} retries: "
+                               f"{type(exc).__name__}: {first}") from None
+            on_done(b, stats)
