@@ -23,9 +23,6 @@ USENIX ATC 2011 (REFERENCES.md).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-import numpy as np
 
 from models.jit import kernel
 from models.workload import unique_dirtied
@@ -112,40 +109,3 @@ def iterative_one(disk_bytes: float, write_Bps: float, disk_wws_bytes: float, co
         if rounds >= max_rounds:
             forced = True
     return t, total + pending, pending / copy_Bps, rounds, forced
-
-
-@dataclass(frozen=True)
-class StorageResult:
-    """Per-point storage phase results (arrays of shape (n,)), for tests and notebooks."""
-
-    time_s: np.ndarray             # storage phase duration (VM running)
-    copied_bytes: np.ndarray       # bulk and re-copied disk bytes
-    mirror_bytes: np.ndarray       # guest writes mirrored during the phase
-    mirror_write_Bps: np.ndarray   # guest write rate while mirroring (after any slow-down)
-    final_s: np.ndarray            # disk copy with the VM suspended (iterative only)
-    final_bytes: np.ndarray
-    rounds: np.ndarray             # passes over the disk
-    forced: np.ndarray             # iterative pass cap hit
-
-
-def mirror(disk_bytes: np.ndarray, write_Bps: np.ndarray, copy_Bps: np.ndarray,
-           max_share: np.ndarray) -> StorageResult:
-    """:func:`mirror_one` for arrays."""
-    rows = [mirror_one(*map(float, a)) for a in zip(disk_bytes, write_Bps, copy_Bps, max_share)]
-    T, mb, w = (np.array(c, dtype=float) for c in zip(*rows))
-    S = np.asarray(disk_bytes, dtype=float)
-    z = np.zeros_like(S)
-    return StorageResult(T, S, mb, w, z, z, np.where(S > 0, 1, 0), np.zeros(S.shape, dtype=bool))
-
-
-def iterative(disk_bytes: np.ndarray, write_Bps: np.ndarray, disk_wws_bytes: np.ndarray,
-              copy_Bps: np.ndarray, limit_s: np.ndarray, max_rounds: np.ndarray) -> StorageResult:
-    """:func:`iterative_one` for arrays."""
-    rows = [iterative_one(*map(float, a))
-            for a in zip(disk_bytes, write_Bps, disk_wws_bytes, copy_Bps, limit_s, max_rounds)]
-    t, copied, final_s, rounds, forced = (np.array(c) for c in zip(*rows))
-    z = np.zeros_like(t, dtype=float)
-    final_s = final_s.astype(float)
-    return StorageResult(t.astype(float), copied.astype(float), z, z, final_s,
-                         final_s * np.asarray(copy_Bps, dtype=float), rounds.astype(np.int64),
-                         forced.astype(bool))

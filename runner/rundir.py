@@ -380,3 +380,14 @@ class RunResult:
         """Result rows with status ``failed``."""
         return self.counts.get("failed", 0)
 
+    def add(self, counts: dict[str, Any]) -> None:
+        """Add a part's rows per status (``counts``: status name to rows; others ignored)."""
+        for s in STATUSES:
+            self.counts[s] += int(counts.get(s, 0))
+
+    def keep(self, parts: dict[int, dict[str, Any]]) -> None:
+        """Count the parts kept from an earlier invocation (part index to its metadata)."""
+        for meta in parts.values():
+            self.add(meta.get("counts", {}))
+        self.resumed_batches = len(parts)
+

@@ -365,11 +365,8 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
                 meta = batch_is_valid(root, layout.n_points, layout.batch_size, b, fingerprint)
                 if meta is not None:
                     existing[b] = meta
-            for meta in existing.values():
-                for s in STATUSES:
-                    result.counts[s] += int(meta.get("counts", {}).get(s, 0))
-                result.migrations += int(meta.get("rows", 0))
-            result.resumed_batches = len(existing)
+            result.keep(existing)
+            result.migrations += sum(int(meta.get("rows", 0)) for meta in existing.values())
         else:
             rundir.prepare_fresh(root, force)
             rundir.create(root, spec.text, spec.resolved(), man)
@@ -381,8 +378,7 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         missing = [b for b in range(layout.n_batches) if b not in existing]
 
         def on_result(stats: dict[str, Any]) -> None:
-            for s in STATUSES:
-                result.counts[s] += int(stats.get(s, 0))
+            result.add(stats)
             result.migrations += int(stats["rows"])
             result.computed_points += int(stats["points"])
             if stats.get("node_id") and use_ray:

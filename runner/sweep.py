@@ -106,10 +106,7 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
                 meta = rundir.part_is_valid(layout, b, fingerprint)
                 if meta is not None:
                     existing[b] = meta
-            for meta in existing.values():
-                for s in STATUSES:
-                    result.counts[s] += int(meta.get("counts", {}).get(s, 0))
-            result.resumed_batches = len(existing)
+            result.keep(existing)
         else:
             rundir.prepare_fresh(root, force)
             rundir.create(root, spec.text, spec.resolved(), man)
@@ -121,8 +118,7 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
         bar.draw(force=True)
 
         def on_result(stats: dict[str, Any]) -> None:
-            for s in STATUSES:
-                result.counts[s] += int(stats.get(s, 0))
+            result.add(stats)
             result.computed_points += int(stats["rows"])
             result.nodes.add(str(stats.get("node_id")))
             bar.advance(int(stats["rows"]))
