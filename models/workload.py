@@ -66,12 +66,12 @@ def unique_dirtied(rate_pps: float, wws_pages: float, t_s: float, sequential: fl
     float
         Expected distinct pages dirtied, in ``[0, wws_pages]``.
     """
-    x = rate_pps * t_s
     if sequential != 0.0:
-        return min(x, wws_pages)
+        return min(rate_pps * t_s, wws_pages)
     if wws_pages <= 0.0:
         return 0.0
-    return wws_pages * one_minus_exp(x / wws_pages)
+    # rate/W does not depend on t: dividing first keeps the division off the chain of passes
+    return wws_pages * one_minus_exp(rate_pps / wws_pages * t_s)
 
 
 @kernel
@@ -99,7 +99,7 @@ def union_pending(remaining: float, new: float, wws_pages: float, adjacent: floa
     if adjacent != 0.0:
         out = min(remaining + new, wws_pages)
     elif wws_pages > 0.0:
-        out = remaining + new - remaining * new / wws_pages
+        out = remaining + new - remaining * (new * (1.0 / wws_pages))
     else:
         out = remaining + new
     return max(out, max(remaining, new))
