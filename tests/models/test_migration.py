@@ -148,3 +148,16 @@ def test_one_pass_per_point_equals_prepare_precopy_assemble():
             np.testing.assert_allclose(v, slow[k], rtol=1e-9, err_msg=k)
         else:
             np.testing.assert_array_equal(v, slow[k], err_msg=k)
+
+
+@pytest.mark.parametrize("make", [
+    lambda xs: np.array(xs, dtype=object),                        # a few objects, repeated
+    lambda xs: np.array(["".join(list(x)) if isinstance(x, str) else x for x in xs],
+                        dtype=object),                             # every element its own object
+    lambda xs: np.repeat(np.array(xs, dtype=object), 2)[::2],      # not contiguous
+])
+def test_choice_codes_by_reference_or_by_value(make):
+    from models.migration import _codes
+    xs = (["random", "sequential", "bogus", None, 5, "random"] * 40)[:-1]
+    want = [{"random": 0, "sequential": 1}.get(x, -1) if isinstance(x, str) else -1 for x in xs]
+    np.testing.assert_array_equal(_codes(make(xs), ("random", "sequential")), want)
