@@ -413,6 +413,40 @@ def _duration_row(C, S, i, pl):
 
 
 @kernel(inline="always")
+def _stop_rule(C, i, seg, t, mem, pending, th, sent, last_sent, rate, dirty_Bps, stalled, theta):
+    """Status and reason after pass ``seg`` (round 0 is pass 1), in the order the rules apply.
+
+    ``t``, ``mem``, ``pending``: time, memory wire bytes and pending pages after the pass; ``th``:
+    the next pass's threshold; ``sent``, ``last_sent``, ``rate``: this pass's and the previous
+    pass's pages and this pass's rate; ``stalled``: the pass completed a run of stalls.
+    """
+    remedy = C[i, C_REMEDY]
+    if pending <= th:
+        return CONVERGED, R_NONE
+    if seg >= C[i, C_MAX_ROUNDS]:
+        return FORCED, R_ROUNDS
+    if mem >= C[i, C_MAX_TRAFFIC]:
+        return FORCED, R_TRAFFIC
+    if (C[i, C_GROWING_RULE] != 0.0 and seg >= 2.0 and sent > last_sent
+            and rate >= C[i, C_RATE_MAX_BPS]):
+        return FORCED, R_GROWING
+    if stalled and remedy == FORCE and math.isinf(C[i, C_MAX_ROUNDS]) \
+            and math.isinf(C[i, C_MAX_TRAFFIC]):
+        return FORCED, R_STALL
+    if stalled and remedy == SDPS and theta >= 0.99:
+        return FORCED, R_STALL
+    if C[i, C_RATE_RULE] != 0.0 and dirty_Bps + C[i, C_RATE_INCREMENT_BPS] > C[i, C_RATE_MAX_BPS]:
+        return FORCED, R_RATE
+    if stalled and (remedy == NONE or (remedy == AUTO_CONVERGE and theta >= C[i, C_AC_MAX])):
+        return FAILED, R_STALL
+    if t >= C[i, C_TIMEOUT_S]:
+        return FAILED, R_TIMEOUT
+    if seg >= MAX_SEGMENTS:
+        return FAILED, R_PASSES
+    return RUNNING, R_NONE
+
+
+@kernel(inline="always")
 def _finish_row(C, S, i, pl, duration):
     """Apply a finished pass to row i of S in place: sync, stop rules, remedies."""
     seq = C[i, C_SEQUENTIAL]
@@ -493,36 +527,15 @@ def _finish_row(C, S, i, pl, duration):
         need = 1.0 - C[i, C_SDPS_TARGET] * pl[P_PPS] / (C[i, C_DIRTY_PPS] + C[i, C_HOT_PPS])
         theta = max(theta, min(max(need, 0.0), 0.99))
 
-    status = RUNNING
-    reason = R_NONE
-    uncapped = math.isinf(C[i, C_MAX_ROUNDS]) and math.isinf(C[i, C_MAX_TRAFFIC])
     if t > C[i, C_TIMEOUT_S]:
         # cancelled during this pass: count only what went out before the timeout
         status, reason = FAILED, R_TIMEOUT
         used = (C[i, C_TIMEOUT_S] - S[i, S_T]) / duration
         mem = S[i, S_MEM_BYTES] + pl[P_WIRE] * used
         t = C[i, C_TIMEOUT_S]
-    elif pending <= th:
-        status = CONVERGED
-    elif seg >= C[i, C_MAX_ROUNDS]:
-        status, reason = FORCED, R_ROUNDS
-    elif mem >= C[i, C_MAX_TRAFFIC]:
-        status, reason = FORCED, R_TRAFFIC
-    elif (C[i, C_GROWING_RULE] != 0.0 and seg >= 2.0 and pl[P_SENT] > S[i, S_LAST_SENT]
-          and pl[P_RATE] >= C[i, C_RATE_MAX_BPS]):
-        status, reason = FORCED, R_GROWING
-    elif stalled and remedy == FORCE and uncapped:
-        status, reason = FORCED, R_STALL
-    elif stalled and remedy == SDPS and theta >= 0.99:
-        status, reason = FORCED, R_STALL
-    elif C[i, C_RATE_RULE] != 0.0 and dirty_Bps + C[i, C_RATE_INCREMENT_BPS] > C[i, C_RATE_MAX_BPS]:
-        status, reason = FORCED, R_RATE
-    elif stalled and (remedy == NONE or (remedy == AUTO_CONVERGE and theta >= C[i, C_AC_MAX])):
-        status, reason = FAILED, R_STALL
-    elif t >= C[i, C_TIMEOUT_S]:
-        status, reason = FAILED, R_TIMEOUT
-    elif seg >= MAX_SEGMENTS:
-        status, reason = FAILED, R_PASSES
+    else:
+        status, reason = _stop_rule(C, i, seg, t, mem, pending, th, pl[P_SENT], S[i, S_LAST_SENT],
+                                    pl[P_RATE], dirty_Bps, stalled, theta)
 
     S[i, S_PENDING] = pending
     S[i, S_PENDING_HOT] = pending_h
@@ -642,8 +655,9 @@ def _fast_forward_adaptive_row(C, S, i):
     left for a mid-pass sync, the hot set, the zero-page scan, the remedies), and for random writes
     the pages dirtied in the pass taken from the skip equation's root (``W·x²/c = W(1 − e^−x)``)
     instead of a second exponential. Results agree with the pass-by-pass kernels to about 1e-12.
-    A pass after which a stop rule would fire, the pending set would not shrink, or a sequential
-    sweep would lap the WWS is left to those kernels.
+    The pass that stops pre-copy ends it here too (:func:`_stop_rule`, as in :func:`_finish_row`);
+    a pass that a timeout cuts short, that does not shrink the pending set, or in which a
+    sequential sweep would lap the WWS is left to those kernels.
     """
     if S[i, S_STATUS] != RUNNING or S[i, S_SEG] < 1.0 or C[i, C_ADAPTIVE] == 0.0:
         return
@@ -663,7 +677,7 @@ def _fast_forward_adaptive_row(C, S, i):
     seg0 = S[i, S_SEG]
     seg, t, mem = seg0, S[i, S_T], S[i, S_MEM_BYTES]
     last_dirty, last_sent, new = S[i, S_LAST_DIRTY_BPS], S[i, S_LAST_SENT], S[i, S_PREV_NEW]
-    cap = min(C[i, C_MAX_ROUNDS], MAX_SEGMENTS)
+    status, reason = RUNNING, R_NONE
     rate = min(min(last_dirty + C[i, C_RATE_INCREMENT_BPS], C[i, C_RATE_MAX_BPS]), C[i, C_RATE_BPS])
     while True:
         pps = rate * (1.0 / wire)
@@ -683,15 +697,12 @@ def _fast_forward_adaptive_row(C, S, i):
             dur = wire_b * (1.0 / rate)
             n_new = W * (x * (x / c))
         dirty = n_new * C[i, C_PAGE_BYTES] / max(dur, 1e-300)
+        if t + dur > C[i, C_TIMEOUT_S] or not (n_new < P * (1.0 - STALL_TOLERANCE)):
+            break               # a timeout within the pass, or a stall: finish() accounts for them
         nxt = min(min(dirty + C[i, C_RATE_INCREMENT_BPS], C[i, C_RATE_MAX_BPS]), C[i, C_RATE_BPS])
-        if (t + dur >= C[i, C_TIMEOUT_S] or n_new <= _threshold(C, i, nxt * (1.0 / wire))
-                or seg + 1.0 >= cap or mem + wire_b >= C[i, C_MAX_TRAFFIC]
-                or not (n_new < P * (1.0 - STALL_TOLERANCE))
-                or (C[i, C_GROWING_RULE] != 0.0 and sent > last_sent
-                    and rate >= C[i, C_RATE_MAX_BPS])
-                or (C[i, C_RATE_RULE] != 0.0
-                    and dirty + C[i, C_RATE_INCREMENT_BPS] > C[i, C_RATE_MAX_BPS])):
-            break
+        status, reason = _stop_rule(C, i, seg + 1.0, t + dur, mem + wire_b, n_new,
+                                    _threshold(C, i, nxt * (1.0 / wire)), sent, last_sent, rate,
+                                    dirty, False, 0.0)
         seg += 1.0
         t += dur
         mem += wire_b
@@ -700,6 +711,8 @@ def _fast_forward_adaptive_row(C, S, i):
         last_dirty = dirty
         last_sent = sent
         rate = nxt
+        if status != RUNNING:
+            break
     if seg == seg0:
         return
     S[i, S_SEG] = seg
@@ -711,6 +724,8 @@ def _fast_forward_adaptive_row(C, S, i):
     S[i, S_PREV_NEW] = new
     S[i, S_PREV_REMAINING] = 0.0
     S[i, S_STALLS] = 0.0
+    S[i, S_STATUS] = status
+    S[i, S_REASON] = reason
 
 
 @kernel(inline="always")
