@@ -688,15 +688,18 @@ def _fast_forward_adaptive_row(C, S, i):
             wire_b = sent * wire
             dur = wire_b * (1.0 / rate)
             n_new = unique_dirtied(d, W, dur, seq)
+            dirty = n_new * C[i, C_PAGE_BYTES] / max(dur, 1e-300)
         else:
-            # x = a·dur solves x² = c(1 − e^−x); the pass dirties W(1 − e^−x) = W·x²/c pages
+            # x = a·dur solves x² = c(1 − e^−x); the pass dirties W(1 − e^−x) = W·x·q pages
+            # (q = x/c) in x/a seconds
             c = P * (a / pps)
             x = _skip_root(0.0, c)
+            q = x / c
             sent = min(pps * (x / a), P)
             wire_b = sent * wire
             dur = wire_b * (1.0 / rate)
-            n_new = W * (x * (x / c))
-        dirty = n_new * C[i, C_PAGE_BYTES] / max(dur, 1e-300)
+            n_new = W * (x * q)
+            dirty = d * q * C[i, C_PAGE_BYTES]
         if t + dur > C[i, C_TIMEOUT_S] or not (n_new < P * (1.0 - STALL_TOLERANCE)):
             break               # a timeout within the pass, or a stall: finish() accounts for them
         nxt = min(min(dirty + C[i, C_RATE_INCREMENT_BPS], C[i, C_RATE_MAX_BPS]), C[i, C_RATE_BPS])
