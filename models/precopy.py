@@ -268,10 +268,10 @@ def _skip_root(b, c):
 
     The left side minus the right is convex, zero at 0 and decreasing there, so the root is unique;
     it lies below ``(b + √(b² + 4c))/2`` (where ``e^−x`` is dropped). For ``b = 0`` and small ``c``
-    the root is its series ``c − c²/2 + 5c³/12 − 5c⁴/12 + ...`` (eight terms). Otherwise the start is ``b + c/√(1 + c)``,
-    exact to ``c²/24`` relative when ``b = 0`` (it solves the equation with ``x/(1 − e^−x)``
-    replaced by ``x/2 + √(1 + x²/4)``, right at both ends), and Halley's iteration (cubic) finishes
-    in one or two steps: a step below 3e-5·x leaves an error near 1e-14.
+    the root is its series ``c − c²/2 + 5c³/12 − 5c⁴/12 + ...`` (eight terms). Otherwise the
+    start is ``b + c/√(1 + c)``, exact to ``c²/24`` relative when ``b = 0`` (it solves the equation
+    with ``x/(1 − e^−x)`` replaced by ``x/2 + √(1 + x²/4)``, right at both ends), and Halley's
+    iteration (cubic) finishes in one or two steps: a step below 3e-5·x leaves an error near 1e-14.
     """
     if b == 0.0 and c < 0.025:      # the root's series in c, to 2e-13
         return c * (1.0 - c * (0.5 - c * (5.0 / 12.0 - c * (5.0 / 12.0 - c * (331.0 / 720.0 - c * (

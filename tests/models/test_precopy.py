@@ -173,8 +173,8 @@ def test_xen_steady_passes_in_reduced_form_equal_iterating_them(pattern, uncappe
     rng = np.random.default_rng(7)
     memory = np.exp(rng.uniform(np.log(1), np.log(64), n)) * GIB
     cols = {"profile": "xen", "memory_bytes": memory, "wws_bytes": memory * rng.uniform(0.02, 1, n),
-            "dirty_pattern": pattern, "dirty_rate_Bps": np.exp(rng.uniform(np.log(1e6), np.log(1e8), n)),
-            "link_bps": rng.choice([1e9, 10e9, 25e9], n)}
+            "dirty_pattern": pattern, "link_bps": rng.choice([1e9, 10e9, 25e9], n),
+            "dirty_rate_Bps": np.exp(rng.uniform(np.log(1e6), np.log(1e8), n))}
     over = {"xen": {"max_rounds": np.inf, "max_traffic_factor": np.inf}} if uncapped else None
     fast = simulate(cols, over)
     slow = simulate(cols, over, detail=True)
