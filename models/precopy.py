@@ -661,8 +661,8 @@ def _fast_forward_adaptive_row(C, S, i):
     the pages dirtied in the pass taken from the skip equation's root (``W·x²/c = W(1 − e^−x)``)
     instead of a second exponential. Results agree with the pass-by-pass kernels to about 1e-12.
     The pass that stops pre-copy ends it here too (:func:`_stop_rule`, as in :func:`_finish_row`);
-    a pass that a timeout cuts short, that does not shrink the pending set, or in which a
-    sequential sweep would lap the WWS is left to those kernels.
+    a pass that a timeout cuts short or that does not shrink the pending set is left to those
+    kernels.
     """
     if S[i, S_STATUS] != RUNNING or S[i, S_SEG] < 1.0 or C[i, C_ADAPTIVE] == 0.0:
         return
@@ -687,9 +687,7 @@ def _fast_forward_adaptive_row(C, S, i):
     while True:
         pps = rate * (1.0 / wire)
         if seq != 0.0 or a * (P / pps) < 1e-6:
-            sent = P / (1.0 + P * a / (2.0 * pps))
-            if a * (sent / pps) > 1.0:
-                break
+            sent = _sent_with_skips(P, pps, 0.0, P, a, seq, 0.0, 0.0)
             wire_b = sent * wire
             dur = wire_b * (1.0 / rate)
             n_new = unique_dirtied(d, W, dur, seq)
