@@ -303,7 +303,7 @@ def _skip_root(b, c):
     return x
 
 
-@kernel
+@kernel(inline="always")
 def _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot):
     """Pages a pass sends when pages re-dirtied before their turn are skipped (Xen).
 
