@@ -33,8 +33,8 @@ from models.jit import kernel, loop
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
 from models.precopy import (
-    AUTO_CONVERGE, C_AC_INCREMENT, C_AC_INITIAL, C_AC_MAX, C_AC_PERIOD_S, C_AC_RATIO, C_ADAPTIVE,
-    C_BURST_BPS, C_CHECK_S, C_DIRTY_PPS, C_GROWING_RULE, C_HOT, C_HOT_PPS, C_LIMIT_S,
+    AUTO_CONVERGE, C_AC_INCREMENT, C_AC_INITIAL, C_AC_MAX, C_AC_PERIOD_S, C_AC_RATIO,
+    C_ADAPTIVE, C_BURST_BPS, C_CHECK_S, C_DIRTY_PPS, C_GROWING_RULE, C_HOT, C_HOT_PPS, C_LIMIT_S,
     C_MAX_ROUNDS, C_MAX_TRAFFIC, C_MEM_CAP_PPS, C_MIN_PAGES, C_PAGE_BYTES, C_PAGES_NONZERO,
     C_PAGES_ZERO, C_RATE_BPS, C_RATE_INCREMENT_BPS, C_RATE_INITIAL_BPS, C_RATE_MAX_BPS,
     C_RATE_RULE, C_REMEDY, C_SCAN_S, C_SDPS_SHRINK, C_SDPS_TARGET, C_SEQUENTIAL, C_SKIP,
@@ -47,6 +47,7 @@ from models.switchover import Switchover, switch_over, switch_over_one
 
 GIB = 2.0**30
 CHUNK = 1 << 15   # points per block of input codes inside simulate()
+BLOCK = 256       # points that simulate() prepares, pre-copies and assembles in step
 
 # --- input rows of the matrix X (shape (inputs, n)), in the order of models.fields.INPUTS
 (X_PROFILE, X_MEMORY, X_PAGE_SIZE, X_VCPUS, X_DIRTY_RATE, X_DIRTY_PATTERN, X_WWS, X_HOT_SET,
@@ -594,18 +595,23 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
 
 @loop
 def _simulate_rows(X, R, POL, TR, F, B, I, offset, C, S, E, pl):
-    """Points of X, each prepared, pre-copied and assembled in turn, into rows offset + i.
+    """Points of X, prepared, pre-copied and assembled a block at a time, into rows offset + i.
 
-    ``C``, ``S``, ``E`` (one row each) and ``pl`` are scratch.
+    ``C``, ``S``, ``E`` (a block of rows each) and ``pl`` are scratch.
     """
-    for i in range(X.shape[1]):
-        _prepare_row(X, i, R[i], POL, TR, C, 0, E, 0)
-        if E[0, E_MOVES_MEMORY] != 0.0:
-            start_row(C, S, 0)
-            run_row(C, S, 0, pl)
-        else:
-            _no_memory_state(S, 0)
-        _assemble_row(E, 0, S, 0, E[0, E_STORAGE_S], E[0, E_SWITCHOVER_BPS], F, B, I, offset + i)
+    n = X.shape[1]
+    for lo in range(0, n, C.shape[0]):
+        m = min(C.shape[0], n - lo)
+        for j in range(m):
+            _prepare_row(X, lo + j, R[lo + j], POL, TR, C, j, E, j)
+            if E[j, E_MOVES_MEMORY] != 0.0:
+                start_row(C, S, j)
+                run_row(C, S, j, pl)
+            else:
+                _no_memory_state(S, j)
+        for j in range(m):
+            _assemble_row(E, j, S, j, E[j, E_STORAGE_S], E[j, E_SWITCHOVER_BPS], F, B, I,
+                          offset + lo + j)
 
 
 @loop
@@ -690,8 +696,8 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
     X = _padded(len(INPUTS), min(n, CHUNK))
     _fill_inputs(X, inp, 0, np.flatnonzero(constant))
     varying = np.flatnonzero(~constant)
-    scratch = (np.empty((1, N_CONFIG)), np.empty((1, N_STATE)), np.empty((1, N_PREPARED)),
-               np.empty(N_PLAN))
+    scratch = (np.empty((BLOCK, N_CONFIG)), np.empty((BLOCK, N_STATE)),
+               np.empty((BLOCK, N_PREPARED)), np.empty(N_PLAN))
     for s in range(0, n, CHUNK):
         Xs = X[:, :min(CHUNK, n - s)]
         _fill_inputs(Xs, inp, s, varying)
