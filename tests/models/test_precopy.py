@@ -163,6 +163,24 @@ def test_skip_root_is_the_positive_root(b, c):
     assert _skip_root(b, c) == pytest.approx((lo + hi) / 2, rel=1e-12)
 
 
+def test_skip_poly_holds_to_1e_14_over_its_interval_and_meets_the_iteration_at_1():
+    # b = 0, c <= 1: the root is c times a polynomial; 600 points log-spaced down to 1e-9 and 600
+    # evenly over [0, 1], against bisection; beyond 1 Halley's iteration takes over, continuously
+    from models.precopy import _skip_root
+
+    def root(c):
+        lo, hi = c / (1 + c / 2) * 0.999, c
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if mid * mid + c * math.expm1(-mid) < 0 else (lo, mid)
+        return (lo + hi) / 2
+
+    for c in np.concatenate([np.geomspace(1e-9, 1.0, 600), np.linspace(1e-3, 1.0, 600)]):
+        assert _skip_root(0.0, c) == pytest.approx(root(c), rel=1e-14, abs=0.0)
+    below, above = _skip_root(0.0, 1.0), _skip_root(0.0, math.nextafter(1.0, 2.0))
+    assert above == pytest.approx(below, rel=1e-13)
+
+
 @pytest.mark.parametrize("pattern", ["random", "sequential"])
 @pytest.mark.parametrize("uncapped", [False, True])
 def test_xen_steady_passes_in_reduced_form_equal_iterating_them(pattern, uncapped):
