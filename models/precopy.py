@@ -269,7 +269,7 @@ def _skip_fraction(x, sequential):
 
 # x/c for the root x of x² = c(1 − e^−x), 0 <= c <= 1, as a polynomial in t = 2c − 1: Chebyshev
 # interpolation of degree 20 at 40-digit roots, in monomials; evaluated in double precision it is
-# within 3.3e-15 of 30-digit roots at 7,000 points
+# within 1.6e-15 of 30-digit roots at 5,000 random points
 _SKIP_POLY = np.array([
     0.8203066422642608, -0.13160820347438948, 0.03335279150113605, -0.009874136741249286,
     0.00317904867292212, -0.0010793815083234917, 0.0003802521685323272, -0.00013764947029357649,
