@@ -728,8 +728,9 @@ def _fast_forward_adaptive_row(C, S, i):
         per_page = wire * inv_rate      # seconds per page sent
         y = P * a * per_page            # writes per WWS page while P pages are sent
         if seq != 0.0:
-            # a sweep skips y·s/(2P) of the s pages it sends while it covers the WWS at most once
-            # (y <= 2), and P − P/(2x) with x = a·dur once it laps (_sent_with_skips)
+            # with x = s·y/P writes per WWS page in a pass that sends s pages, a sweep skips
+            # P·x/2 of the P pages while x <= 1 (y <= 2), and P(1 − 1/(2x)) once it laps
+            # (_skip_fraction): s = P/(1 + y/2), or P/√(2y)
             if y <= 2.0:
                 sent = P / (1.0 + 0.5 * y)
                 dirty = d * page
@@ -739,7 +740,7 @@ def _fast_forward_adaptive_row(C, S, i):
             dur = sent * per_page
             n_new = min(d * dur, W)
         elif y < 1e-6:
-            sent = _sent_with_skips(P, 1.0 / per_page, 0.0, P, a, seq, 0.0, 0.0)
+            sent = _sent_with_skips(P, 1.0 / per_page, 0.0, P, a, 0.0, 0.0, 0.0)
             dur = sent * per_page
             n_new = unique_dirtied(d, W, dur, seq)
             dirty = n_new * page / max(dur, 1e-300)
