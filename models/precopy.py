@@ -724,8 +724,7 @@ def _fast_forward_adaptive_row(C, S, i):
     rate = _adapted_rate(C, i, last_dirty, C[i, C_RATE_BPS])
     page = C[i, C_PAGE_BYTES]
     while True:
-        inv_rate = 1.0 / rate
-        per_page = wire * inv_rate      # seconds per page sent
+        per_page = wire / rate          # seconds per page sent
         y = P * a * per_page            # writes per WWS page while P pages are sent
         if seq != 0.0:
             # with x = s·y/P writes per WWS page in a pass that sends s pages, a sweep skips
