@@ -9,8 +9,7 @@ from typing import Any
 from models.errors import MigsimError, ParameterError, SpecError, UnitError, UnknownProfileError
 from models.fields import INPUTS, OUTPUTS
 from models.policy import PROFILES, Policy, get_profile
-
-MODEL_VERSION = "0.1.0"
+from models.version import MODEL_VERSION
 
 __all__ = [
     "INPUTS", "MODEL_VERSION", "OUTPUTS", "PROFILES", "MigsimError", "ParameterError", "Policy",

@@ -16,27 +16,25 @@ the pre-copy kernel's time.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from pathlib import Path
 
 import numba
 
-_HERE = Path(__file__).resolve().parent
+from models.version import cache_candidates
 
 
-def _cache_dir() -> str | None:
+def _cache_dir(root: Path | None = None) -> str | None:
     """``models/__pycache__/numba-<hash of models/*.py>``, or the same under ~/.cache/migsim when
-    the package directory is read-only (None when neither can be written: numba's default)."""
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_HERE.glob("*.py"))))
-    name = f"numba-{key.hexdigest()[:16]}"
-    for base in (_HERE / "__pycache__", Path.home() / ".cache" / "migsim"):
+    the package directory is read-only (None when neither can be written: numba's default).
+    ``root``: another copy of the model package (tests)."""
+    for d in cache_candidates() if root is None else cache_candidates(root):
         try:
-            (base / name).mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True)
         except OSError:
             continue
-        if os.access(base / name, os.W_OK):
-            return str(base / name)
+        if os.access(d, os.W_OK):
+            return str(d)
     return None
 
 

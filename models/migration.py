@@ -28,7 +28,7 @@ import numpy as np
 
 from models import precopy
 from models.errors import ParameterError
-from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS
+from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS, RESOLVED, _Shown, null_mask
 from models.jit import kernel, loop
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
@@ -63,10 +63,10 @@ assert [f.name for f in INPUTS][X_DISK_WWS] == "disk_wws"
 
 # --- the domain table D: one row per input
 KIND_OTHER, KIND_NUMBER, KIND_CHOICE = 0, 1, 2
-D_KIND, D_LO, D_HI, D_LO_OPEN, D_COUNT, D_HAS_DEFAULT = range(6)
+D_KIND, D_LO, D_HI, D_LO_OPEN, D_COUNT, D_HAS_DEFAULT, D_INF_OK, D_POW2 = range(8)
 _DOMAINS = np.array([[KIND_CHOICE if f.kind == "choice" else KIND_OTHER if f.kind == "bool"
                       else KIND_NUMBER, f.lo, f.hi, f.lo_open, f.kind == "count",
-                      f.default is not None] for f in INPUTS], dtype=np.float64)
+                      f.default is not None, f.inf_ok, f.pow2] for f in INPUTS], dtype=np.float64)
 
 # --- the policy table POL: one row per profile, the numeric policy fields as columns
 _POLICY_FIELDS = (
@@ -120,16 +120,22 @@ _REFUSALS = {
 _PREPARED_FIELDS = (
     "ok", "moves_memory", "moves_disk", "storage_only", "shared_nothing", "is_iterative",
     "storage_forced", "same_subnet", "pcode", "reject", "rates_wire_Bps", "precopy_Bps",
-    "switchover_Bps", "wire_page", "mem_cap_pps", "device_bytes", "storage_s", "storage_bytes",
+    "switchover_Bps", "wire_page", "mem_cap_pps", "storage_s", "storage_bytes",
     "mirror_bytes", "mirror_write_Bps", "storage_final_s", "setup_s", "trace_s", "stop_s",
-    "resume_s", "max_switchover_s", "trace_slowdown_pct", "rtt_ms")
+    "resume_s", "max_switchover_s", "trace_slowdown_pct", "rtt_ms",
+    # the inputs the profile resolves (models.fields.RESOLVED), as used
+    "wws_bytes", "efficiency", "stream_cap_Bps", "max_bandwidth_Bps", "downtime_limit_ms",
+    "device_state_bytes", "disk_wws_bytes")
 (E_OK, E_MOVES_MEMORY, E_MOVES_DISK, E_STORAGE_ONLY, E_SHARED_NOTHING, E_IS_ITERATIVE,
     E_STORAGE_FORCED, E_SAME_SUBNET, E_PCODE, E_REJECT, E_RATES_WIRE_BPS, E_PRECOPY_BPS,
-    E_SWITCHOVER_BPS, E_WIRE_PAGE, E_MEM_CAP_PPS, E_DEVICE_BYTES, E_STORAGE_S, E_STORAGE_BYTES,
+    E_SWITCHOVER_BPS, E_WIRE_PAGE, E_MEM_CAP_PPS, E_STORAGE_S, E_STORAGE_BYTES,
     E_MIRROR_BYTES, E_MIRROR_WRITE_BPS, E_STORAGE_FINAL_S, E_SETUP_S, E_TRACE_S, E_STOP_S,
-    E_RESUME_S, E_MAX_SWITCHOVER_S, E_TRACE_SLOWDOWN_PCT, E_RTT_MS) = range(len(_PREPARED_FIELDS))
+    E_RESUME_S, E_MAX_SWITCHOVER_S, E_TRACE_SLOWDOWN_PCT, E_RTT_MS, E_WWS, E_EFFICIENCY,
+    E_STREAM_CAP, E_MAX_BANDWIDTH, E_DOWNTIME_LIMIT_MS, E_DEVICE_STATE, E_DISK_WWS
+ ) = range(len(_PREPARED_FIELDS))
 N_PREPARED = len(_PREPARED_FIELDS)
 assert _PREPARED_FIELDS[E_RTT_MS] == "rtt_ms"
+assert _PREPARED_FIELDS[E_WWS:] == RESOLVED
 _BOOL_PREPARED = _PREPARED_FIELDS[:E_PCODE]
 
 # --- result rows, by dtype: float outputs are rows of F, bool outputs rows of B, and I holds the
@@ -143,6 +149,7 @@ _BOOL_OUTPUTS = tuple(k for k, (dt, _) in OUTPUTS.items() if dt == np.bool_)
 B_CONVERGED, B_FORCED, B_CONNECTIONS_PRESERVED = range(3)
 I_PRECOPY_ROUNDS, I_STATUS, I_REASON, I_REJECT, I_PCODE = range(5)
 assert _FLOAT_OUTPUTS[O_EFFECTIVE_RATE_BPS] == "effective_rate_Bps"
+O_RESOLVED = len(_FLOAT_OUTPUTS)   # rows O_RESOLVED.. of F: the resolved inputs (RESOLVED order)
 assert _FLOAT_OUTPUTS[O_TRANSFERRED] == "transferred_bytes"
 assert _BOOL_OUTPUTS == ("converged", "forced", "connections_preserved")
 assert [k for k in OUTPUTS if k not in _FLOAT_OUTPUTS + _BOOL_OUTPUTS] == [
@@ -235,11 +242,15 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
     ParameterError
         For an unknown column or arrays of different lengths.
     """
+    if not isinstance(columns, Mapping):
+        raise ParameterError("columns", type(columns).__name__,
+                             "a mapping of input column name to array or scalar")
     n = 1
     for k, v in columns.items():
         if k not in INPUT_BY_COLUMN:
             raise ParameterError(k, "(column)", "an input column: " + ", ".join(INPUT_BY_COLUMN))
         a = np.asarray(v)
+        _check_dtype(INPUT_BY_COLUMN[k], a)
         if a.ndim > 1:
             raise ParameterError(k, f"array of shape {a.shape}", "a scalar or a 1-d array")
         if a.ndim == 1:
@@ -255,6 +266,29 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
         else:
             out[f.column] = _as_array(f.default, n, f.dtype)
     return Inputs(out, n)
+
+
+def _check_dtype(f: Any, a: np.ndarray) -> None:
+    """Refuse an input array whose type cannot mean what the column holds.
+
+    Numbers (ints, floats) in the column's unit for numeric fields; booleans (or 0/1 integers)
+    for bool fields; strings for choice fields. Text, objects, datetimes, complex numbers and NaN
+    booleans raise :class:`ParameterError` naming the column.
+    """
+    kind = a.dtype.kind
+    if f.kind == "choice":
+        ok = kind in "UO"
+        want = "strings: " + ", ".join(f.choices)
+    elif f.kind == "bool":
+        ok = kind == "b" or (kind in "iu" and bool(np.isin(a, (0, 1)).all()))
+        want = "booleans (True/False)"
+    else:
+        ok = kind in "iuf"
+        want = (f"numbers in {f.unit or 'the column unit'} (models.migrate and the CLI take "
+                f"human units such as '16GiB')")
+    if not ok:
+        shown = repr(a.item()) if a.ndim == 0 else f"an array of dtype {a.dtype}"
+        raise ParameterError(f.column, _Shown(shown), want)
 
 
 def _padded(rows: int, n: int, dtype: Any = np.float64) -> np.ndarray:
@@ -289,7 +323,16 @@ def _domain_codes(X: np.ndarray, constant: np.ndarray) -> np.ndarray:
 
 
 def _policies(overrides: Mapping[str, Mapping[str, Any]] | None) -> list[Policy]:
-    return [get_profile(name, **dict((overrides or {}).get(name, {}))) for name in PROFILES]
+    """Every profile with its overrides (checked: known profiles, mappings of policy fields)."""
+    overrides = {} if overrides is None else overrides
+    if not isinstance(overrides, Mapping):
+        raise ParameterError("overrides", overrides, "a mapping of profile name to policy fields")
+    for name, fields in overrides.items():
+        if name not in PROFILES:
+            raise ParameterError("overrides", name, "a profile: " + ", ".join(PROFILES))
+        if not isinstance(fields, Mapping):
+            raise ParameterError(f"overrides.{name}", fields, "a mapping of policy field to value")
+    return [get_profile(name, **dict(overrides.get(name, {}))) for name in PROFILES]
 
 
 def _tables(pols: list[Policy]) -> tuple[np.ndarray, np.ndarray]:
@@ -333,12 +376,14 @@ def _invalid(x, D, j):
         return x < 0.0
     if math.isnan(x):
         return D[j, D_HAS_DEFAULT] != 0.0
+    if math.isinf(x):
+        return not (D[j, D_INF_OK] != 0.0 and x > 0.0)
     lo, hi = D[j, D_LO], D[j, D_HI]
     if x < lo or x > hi or (D[j, D_LO_OPEN] != 0.0 and x == lo):
         return True
     if D[j, D_COUNT] != 0.0 and math.floor(x) != x:
         return True
-    return math.isinf(x) and not (math.isinf(hi) and x > 0.0)
+    return D[j, D_POW2] != 0.0 and math.frexp(x)[0] != 0.5
 
 
 @loop
@@ -388,6 +433,19 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     disk = X[X_DISK, i]
     disk_wws = _default(X[X_DISK_WWS, i], disk)
     st = X[X_STORAGE, i]
+    # the inputs the profile resolves, as used (NaN where the profile or transport is invalid)
+    known = X[X_PROFILE, i] >= 0.0
+    has_t = known and X[X_TRANSPORT, i] >= 0.0 and TR[p, t, T_AVAILABLE] != 0.0
+    E[e, E_WWS] = wws_b
+    E[e, E_DISK_WWS] = disk_wws
+    E[e, E_EFFICIENCY] = _default(X[X_EFFICIENCY, i], TR[p, t, T_EFFICIENCY] if has_t else math.nan)
+    E[e, E_STREAM_CAP] = _default(X[X_STREAM_CAP, i], TR[p, t, T_STREAM_CAP] if has_t else math.nan)
+    E[e, E_MAX_BANDWIDTH] = _default(X[X_MAX_BANDWIDTH, i],
+                                     POL[p, P_MAX_BANDWIDTH_BPS] if known else math.nan)
+    E[e, E_DOWNTIME_LIMIT_MS] = _default(X[X_DOWNTIME_LIMIT, i],
+                                         POL[p, P_DOWNTIME_LIMIT_MS] if known else math.nan)
+    E[e, E_DEVICE_STATE] = _default(X[X_DEVICE_STATE, i],
+                                    POL[p, P_DEVICE_STATE_BYTES] if known else math.nan)
     moves_disk = st >= 1.0
     link = X[X_LINK, i]
     max_nics = POL[p, P_MAX_NICS_10G] if link >= 10e9 else POL[p, P_MAX_NICS]
@@ -419,12 +477,10 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
         return
 
     # --- link
-    downtime_limit_s = _default(X[X_DOWNTIME_LIMIT, i], POL[p, P_DOWNTIME_LIMIT_MS]) / 1e3
+    downtime_limit_s = E[e, E_DOWNTIME_LIMIT_MS] / 1e3
     wire, pre, sw, wire_factor, mem_cap = stream_rates(
-        link, X[X_NICS, i], _default(X[X_EFFICIENCY, i], TR[p, t, T_EFFICIENCY]),
-        _default(X[X_STREAM_CAP, i], TR[p, t, T_STREAM_CAP]), X[X_RTT, i],
-        POL[p, P_TCP_WINDOW_BYTES], multichannel, max_nics,
-        _default(X[X_MAX_BANDWIDTH, i], POL[p, P_MAX_BANDWIDTH_BPS]),
+        link, X[X_NICS, i], E[e, E_EFFICIENCY], E[e, E_STREAM_CAP], X[X_RTT, i],
+        POL[p, P_TCP_WINDOW_BYTES], multichannel, max_nics, E[e, E_MAX_BANDWIDTH],
         POL[p, P_CAP_LIFTED_IN_SWITCHOVER] == 1.0, TR[p, t, T_COMPRESS] == 1.0,
         X[X_COMPRESSIBILITY, i], TR[p, t, T_COMPRESS_BPS])
     if POL[p, P_ADAPTIVE_RATE] == 1.0:
@@ -466,7 +522,6 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     wire_page = (ps + POL[p, P_PAGE_HEADER_BYTES]) * wire_factor
     E[e, E_WIRE_PAGE] = wire_page
     E[e, E_MEM_CAP_PPS] = mem_cap / ps
-    E[e, E_DEVICE_BYTES] = _default(X[X_DEVICE_STATE, i], POL[p, P_DEVICE_STATE_BYTES])
     E[e, E_STORAGE_S] = storage_s
     E[e, E_STORAGE_BYTES] = storage_bytes
     E[e, E_MIRROR_BYTES] = mirror_bytes
@@ -542,7 +597,7 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
     mm = E[e, E_MOVES_MEMORY] != 0.0
     status = S[s, S_STATUS]
     reason = int(S[s, S_REASON])
-    device = E[e, E_DEVICE_BYTES] if mm else 0.0
+    device = E[e, E_DEVICE_STATE] if mm else 0.0
     down, final_bytes, too_long = switch_over_one(
         S[s, S_PENDING] if mm else 0.0, E[e, E_WIRE_PAGE], sw_rate if mm else 1.0,
         E[e, E_MEM_CAP_PPS], device, E[e, E_STOP_S], E[e, E_RESUME_S], E[e, E_STORAGE_FINAL_S],
@@ -594,6 +649,8 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
     F[O_WRITE_LATENCY_PENALTY_MS, o] = (E[e, E_RTT_MS] if mirrors and E[e, E_SHARED_NOTHING] != 0.0
                                           else 0.0)
     F[O_EFFECTIVE_RATE_BPS, o] = E[e, E_PRECOPY_BPS] if mm else 0.0
+    for k in range(E_DISK_WWS - E_WWS + 1):
+        F[O_RESOLVED + k, o] = E[e, E_WWS + k]
 
 
 @loop
@@ -631,7 +688,7 @@ def _assemble_all(E, S, storage_s, sw_rate, F, B, I):
 
 def _results(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Uninitialised result blocks F (floats), B (bools), I (pass count and codes) for n rows."""
-    return (_padded(len(_FLOAT_OUTPUTS), n), _padded(len(_BOOL_OUTPUTS), n, np.bool_),
+    return (_padded(len(_FLOAT_OUTPUTS) + len(RESOLVED), n), _padded(len(_BOOL_OUTPUTS), n, np.bool_),
             _padded(5, n, np.int64))
 
 
@@ -651,7 +708,13 @@ def _outputs(F: np.ndarray, B: np.ndarray, I: np.ndarray, pols: list[Policy],  #
         out["reason"][rej] = rejected(rej)
     out.update(zip(_FLOAT_OUTPUTS, F))
     out.update(zip(_BOOL_OUTPUTS, B))
-    return {k: out[k] for k in OUTPUTS}
+    out.update(zip(RESOLVED, F[O_RESOLVED:]))
+    unfinished = np.flatnonzero(I[I_STATUS] != COMPLETED)
+    if unfinished.size:   # outputs that do not apply to failed or rejected rows are NaN (null)
+        status = out["status"][unfinished]
+        for k in _FLOAT_OUTPUTS:
+            out[k][unfinished[null_mask(k, status)]] = np.nan
+    return {k: out[k] for k in (*OUTPUTS, *RESOLVED)}
 
 
 # ----------------------------------------------------------------------------- array API
@@ -673,13 +736,18 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
     Returns
     -------
     dict
-        Every column of ``models.fields.OUTPUTS`` as an array of length N.
+        Every column of ``models.fields.OUTPUTS`` as an array of length N: float outputs that do
+        not apply to a row (``models.fields.null_mask``: the downtime of a failed migration, all of
+        a rejected one) are NaN; integer and boolean ones hold 0/False there and are null in
+        results. Then the inputs the profile resolves (``models.fields.RESOLVED``: ``wws_bytes``,
+        ``downtime_limit_ms``, ...) with the value each point used (NaN: unknown profile).
 
     Raises
     ------
     ParameterError
-        Only for malformed arguments (unknown columns, mismatched lengths, bad overrides); bad
-        values become ``rejected`` rows.
+        Only for malformed arguments (unknown columns, mismatched lengths, columns of the wrong
+        type — text, objects, datetimes, complex numbers —, bad overrides); bad values become
+        ``rejected`` rows.
     """
     if detail:
         prep = prepare(columns, overrides)
@@ -739,7 +807,6 @@ class Prepared:
     switchover_Bps: np.ndarray          # stream's stop-and-copy rate on an idle link
     wire_page: np.ndarray               # wire bytes per page
     mem_cap_pps: np.ndarray             # pages/s bound from compression CPU
-    device_bytes: np.ndarray
     storage_s: np.ndarray               # storage phase on an idle path
     storage_bytes: np.ndarray           # disk bytes the storage phase copies
     mirror_bytes: np.ndarray            # mirrored writes during the storage phase
@@ -752,6 +819,14 @@ class Prepared:
     max_switchover_s: np.ndarray
     trace_slowdown_pct: np.ndarray
     rtt_ms: np.ndarray
+    # the inputs the profile resolves, as used (models.fields.RESOLVED)
+    wws_bytes: np.ndarray
+    efficiency: np.ndarray
+    stream_cap_Bps: np.ndarray
+    max_bandwidth_Bps: np.ndarray
+    downtime_limit_ms: np.ndarray
+    device_state_bytes: np.ndarray
+    disk_wws_bytes: np.ndarray
 
 
 def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None
@@ -811,7 +886,7 @@ def switchover(prep: Prepared, rows: np.ndarray, final_pages: np.ndarray,
     mm = prep.moves_memory[rows]
     return switch_over(np.where(mm, final_pages, 0.0), prep.wire_page[rows],
                        np.where(mm, rate_Bps, 1.0), prep.mem_cap_pps[rows],
-                       np.where(mm, prep.device_bytes[rows], 0.0), prep.stop_s[rows],
+                       np.where(mm, prep.device_state_bytes[rows], 0.0), prep.stop_s[rows],
                        prep.resume_s[rows], prep.storage_final_s[rows], prep.max_switchover_s[rows])
 
 
@@ -848,19 +923,64 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
     return _outputs(F, B, I, list(prep.pols), lambda rows: prep.reason[rows])
 
 
+def result_row(columns: Mapping[str, Any], out: Mapping[str, Any], i: int = 0) -> dict[str, Any]:
+    """Point ``i`` as one flat row: every input column (the value used) then every output.
+
+    The same columns as a result row of a sweep (without ``point_id`` and ``seed``). Outputs that
+    do not apply to the row's status are ``None``; byte counts and whole numbers are ``int``;
+    choices are strings; infinities stay ``float('inf')``.
+
+    Parameters
+    ----------
+    columns : mapping
+        The input columns given to :func:`simulate` (column units).
+    out : mapping
+        What :func:`simulate` returned.
+    i : int
+        The point.
+    """
+    inp = resolve_inputs(columns).columns
+    status = str(out["status"][i])
+    row: dict[str, Any] = {}
+    for f in INPUTS:
+        v = out[f.column][i] if f.column in RESOLVED else inp[f.column][i]
+        row[f.column] = _plain(f.column, v, f.kind == "count")
+    for k in OUTPUTS:
+        if null_mask(k, np.array([status], dtype=object))[0]:
+            row[k] = None
+        else:
+            row[k] = _plain(k, out[k][i], k == "precopy_rounds")
+    return row
+
+
+def _plain(name: str, v: Any, whole: bool) -> Any:
+    """A NumPy scalar as plain Python: NaN as None, bytes and counts as int."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        if math.isfinite(v) and (whole or name.endswith("_bytes")):
+            return int(round(v))
+    return v
+
+
 def migrate(**inputs: Any) -> dict[str, Any]:
     """One what-if with human units, for notebooks: ``migrate(memory="16GiB", link="10GbE")``.
 
     Parameters
     ----------
     **inputs
-        Canonical input names (``models.fields.INPUTS``) with human values (``"200MB/s"``,
-        ``"300ms"``, ``True``); ``overrides`` may map a profile name to policy-field overrides.
+        Canonical input names (``models.fields.INPUTS``) with human values: numbers in the
+        column's unit or strings with units (``"200MB/s"``, ``"300ms"``, ``300`` = 300 ms for
+        ``downtime_limit``), the same rule as the CLI and sweep specs; ``overrides`` may map a
+        profile name to policy-field overrides.
 
     Returns
     -------
     dict
-        The result row (canonical output names) plus ``rounds``, the list of passes.
+        The result row (:func:`result_row`: every input column as used, then every output; ``None``
+        where an output does not apply) plus ``rounds``, the list of passes.
 
     Raises
     ------
@@ -868,14 +988,40 @@ def migrate(**inputs: Any) -> dict[str, Any]:
         Naming the input, the value and what is allowed.
     """
     overrides = inputs.pop("overrides", None)
-    by_name = {f.name: f for f in INPUTS}
-    unknown = sorted(set(inputs) - set(by_name))
-    if unknown:
-        raise ParameterError(unknown[0], inputs[unknown[0]], "an input: " + ", ".join(by_name))
-    page = by_name["page_size"].parse(inputs["page_size"]) if "page_size" in inputs else 4096.0
-    cols = {by_name[k].column: by_name[k].parse(v, page) for k, v in inputs.items()}
+    cols = parse_inputs(inputs)
     out = simulate(cols, overrides=overrides, detail=True)
-    row = {k: (v[0].item() if isinstance(v[0], np.generic) else v[0])
-           for k, v in out.items() if k != "rounds"}
+    row = result_row(cols, out)
     row["rounds"] = out["rounds"][0]
     return row
+
+
+def parse_inputs(values: Mapping[str, Any], name: Callable[[str], str] = str) -> dict[str, Any]:
+    """Human values by canonical input name to input columns (column units).
+
+    Parameters
+    ----------
+    values : mapping
+        Canonical input name to what the user wrote; ``None`` values are left out (not given).
+    name : callable
+        How to name an input in errors (the CLI passes ``--flag`` names).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown name or a bad value, naming it, the value and what is allowed.
+    """
+    by_name = {f.name: f for f in INPUTS}
+    given = {k: v for k, v in values.items() if v is not None}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        raise ParameterError(name(unknown[0]), given[unknown[0]],
+                             "an input: " + ", ".join(name(k) for k in by_name))
+
+    def parse(f: Any, v: Any, page: float = 4096.0) -> Any:
+        try:
+            return f.parse(v, page)
+        except ParameterError as exc:
+            raise ParameterError(name(f.name), exc.value, exc.allowed) from None
+
+    page = parse(by_name["page_size"], given["page_size"]) if "page_size" in given else 4096.0
+    return {by_name[k].column: parse(by_name[k], v, page) for k, v in given.items()}

@@ -132,6 +132,17 @@ class Policy:
     mirror_max_share: float        # share of the copy path the synchronous mirror may take
     storage_max_rounds: float      # iterative dirty-block pre-copy passes (ESX 4.x)
     limits: Limits = field(default_factory=Limits)
+    #: where each constant comes from: a publication, a measurement, "assumed: ...", or "override"
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def source(self, key: str) -> str:
+        """Where constant ``key`` comes from (``assumed`` when the profile names no source; a
+        limits field takes the source given for the profile's ``limits``)."""
+        if key in self.sources:
+            return self.sources[key]
+        if key in Limits.__dataclass_fields__ and "limits" in self.sources:
+            return self.sources["limits"]
+        return "assumed"
 
     def transport(self, name: str) -> Transport:
         """Return the named transport (``default`` → the profile's own)."""
@@ -144,18 +155,30 @@ class Policy:
 
 _TCP = Transport()
 
-VSPHERE_51 = Policy(
+
+def _profile(**fields: object) -> Policy:
+    """A :class:`Policy` from fields given as ``value`` or ``(value, source)``: the sources are
+    kept as data beside the values (``Policy.sources``; ``migsim profiles NAME`` prints them)."""
+    values, sources = {}, {}
+    for k, v in fields.items():
+        if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str):
+            values[k], sources[k] = v
+        else:
+            values[k] = v
+    return Policy(**values, sources=MappingProxyType(sources))  # type: ignore[arg-type]
+
+VSPHERE_51 = _profile(
     name="vsphere-5.1",
     description="VMware vSphere 5.1 vMotion: 500 ms switch-over goal, SDPS, 100 s max switch-over",
-    setup_s=1.0,                   # assumed: vCenter task + destination reservation
-    stop_s=0.0,                    # assumed: quiesce folded into the switch-over goal
-    resume_s=0.02,                 # assumed; Xen resume measured 9-40 ms (Clark 2005)
-    trace_s_per_gib=0.05,          # assumed: trace install is a brief dip growing with memory
-    trace_slowdown_pct=10.0,       # assumed
-    device_state_bytes=8e6,        # "usually under 8 MB" (REFERENCES)
-    page_header_bytes=8.0,         # assumed equal to QEMU's per-page header
+    setup_s=(1.0, "assumed: vCenter task + destination reservation"),
+    stop_s=(0.0, "assumed: quiesce folded into the switch-over goal"),
+    resume_s=(0.02, "assumed; Xen resume measured 9-40 ms (Clark 2005)"),
+    trace_s_per_gib=(0.05, "assumed: trace install is a brief dip growing with memory"),
+    trace_slowdown_pct=(10.0, "assumed"),
+    device_state_bytes=(8e6, "\"usually under 8 MB\" (docs/references.md)"),
+    page_header_bytes=(8.0, "assumed equal to QEMU's per-page header"),
     zero_page_bytes=9.0,
-    scan_Bps=26e9,                 # as measured for QEMU (validation/, zero-page runs)
+    scan_Bps=(26e9, "as measured for QEMU (tests/data/qemu-train.csv, zero-page runs)"),
     transports=MappingProxyType({
         "multi-nic": Transport(multichannel=True),   # vMotion streams over every vMotion NIC
         "tcp": _TCP,
@@ -165,40 +188,42 @@ VSPHERE_51 = Policy(
     cap_lifted_in_switchover=False,
     rate_window_s=0.0,
     check_interval_s=0.0,
-    tcp_window_bytes=4 * 2.0**20,  # assumed per-stream window
-    max_nics=16.0,                 # multi-NIC vMotion: up to 16 x 1 GbE
-    max_nics_10g=4.0,              # ... or 4 x 10 GbE
-    min_link_bps=1e9,              # vMotion needs >= 1 Gbit/s
-    max_rtt_ms=10.0,               # 5 ms standard, 10 ms Metro vMotion (Enterprise Plus)
-    downtime_limit_ms=500.0,       # switch-over goal
+    tcp_window_bytes=(4 * 2.0**20, "assumed per-stream window"),
+    max_nics=(16.0, "multi-NIC vMotion: up to 16 x 1 GbE"),
+    max_nics_10g=(4.0, "... or 4 x 10 GbE"),
+    min_link_bps=(1e9, "vMotion needs >= 1 Gbit/s"),
+    max_rtt_ms=(10.0, "5 ms standard, 10 ms Metro vMotion (Enterprise Plus)"),
+    downtime_limit_ms=(500.0, "switch-over goal"),
     min_dirty_pages=0.0,
     max_rounds=INF,
     max_traffic_factor=INF,
     stop_if_growing_at_max_rate=False,
     stop_if_rate_exceeds_max=False,
     remedy="sdps",
-    sdps_shrink=0.9,               # assumed: "dirtied faster than sent" <=> < 10 % progress
-    sdps_target=0.5,               # assumed: throttle until dirtying is half the send rate
+    sdps_shrink=(0.9, "assumed: \"dirtied faster than sent\" <=> < 10 % progress"),
+    sdps_target=(0.5, "assumed: throttle until dirtying is half the send rate"),
     ac_initial_pct=0.0, ac_increment_pct=0.0, ac_max_pct=0.0, ac_trigger_ratio=INF,
     ac_period_s=1.0,
-    max_switchover_s=100.0,        # maxSwitchoverSeconds
+    max_switchover_s=(100.0, "maxSwitchoverSeconds"),
     adaptive_rate=False, rate_initial_bps=0.0, rate_increment_bps=0.0, rate_max_bps=INF,
     skip_redirtied=False,
-    refuses_cross_subnet=True,     # vMotion requires the same L2 network at the destination
-    mirror_max_share=0.5,          # assumed
-    storage_max_rounds=10.0,       # assumed cap for ESX 4.x iterative block copy
-    limits=Limits(network_cost_1g=4.0, network_cost_10g=8.0, host_cost=8.0, datastore_cost=128.0),
+    refuses_cross_subnet=(True, "vMotion requires the same L2 network at the destination"),
+    mirror_max_share=(0.5, "assumed"),
+    storage_max_rounds=(10.0, "assumed cap for ESX 4.x iterative block copy"),
+    limits=(Limits(network_cost_1g=4.0, network_cost_10g=8.0, host_cost=8.0, datastore_cost=128.0),
+            "vCenter cost model: network 4 (1 GbE) / 8 (10 GbE), host 8, datastore 128; vMotion "
+            "costs 1, Storage vMotion 4 per host and 16 per datastore"),
 )
 
-HYPERV_2012 = Policy(
+HYPERV_2012 = _profile(
     name="hyperv-2012",
     description="Microsoft Hyper-V 2012 / 2012 R2 Live Migration: 10 passes, then forced stop",
-    setup_s=3.0,                   # practitioners measure 2-3 s fixed overhead per migration
-    stop_s=0.0,                    # assumed
-    resume_s=0.05,                 # assumed
+    setup_s=(3.0, "practitioners measure 2-3 s fixed overhead per migration"),
+    stop_s=(0.0, "assumed"),
+    resume_s=(0.05, "assumed"),
     trace_s_per_gib=0.0,
     trace_slowdown_pct=0.0,
-    device_state_bytes=8e6,        # assumed like vSphere
+    device_state_bytes=(8e6, "assumed like vSphere"),
     page_header_bytes=8.0,
     zero_page_bytes=9.0,
     scan_Bps=26e9,
@@ -214,13 +239,13 @@ HYPERV_2012 = Policy(
     rate_window_s=0.0,
     check_interval_s=0.0,
     tcp_window_bytes=4 * 2.0**20,
-    max_nics=16.0,                 # assumed: SMB Multichannel uses every NIC given
+    max_nics=(16.0, "assumed: SMB Multichannel uses every NIC given"),
     max_nics_10g=16.0,
     min_link_bps=0.0,
     max_rtt_ms=INF,
-    downtime_limit_ms=500.0,       # assumed: Microsoft publishes no switch-over goal
+    downtime_limit_ms=(500.0, "assumed: Microsoft publishes no switch-over goal"),
     min_dirty_pages=0.0,
-    max_rounds=10.0,               # at most 10 passes, then the VM is paused
+    max_rounds=(10.0, "at most 10 passes, then the VM is paused"),
     max_traffic_factor=INF,
     stop_if_growing_at_max_rate=False,
     stop_if_rate_exceeds_max=False,
@@ -231,48 +256,49 @@ HYPERV_2012 = Policy(
     max_switchover_s=INF,
     adaptive_rate=False, rate_initial_bps=0.0, rate_increment_bps=0.0, rate_max_bps=INF,
     skip_redirtied=False,
-    refuses_cross_subnet=False,    # moves, sends unsolicited ARP; connections are lost
+    refuses_cross_subnet=(False, "moves, sends unsolicited ARP; connections are lost"),
     mirror_max_share=0.5,
     storage_max_rounds=10.0,
-    limits=Limits(max_live_migrations=2.0, max_storage_migrations=2.0),
+    limits=(Limits(max_live_migrations=2.0, max_storage_migrations=2.0),
+            "simultaneous live migrations default 2, storage migrations default 2"),
 )
 
-QEMU = Policy(
+QEMU = _profile(
     name="qemu",
     description="QEMU/KVM 7.2: pending < measured bandwidth x downtime-limit; max-bandwidth cap",
-    setup_s=0.001,                 # validation/: setup_time_ms 0-6, median 1
-    stop_s=0.0,                    # validation/: 1 MB stop-and-copies take 1-4 ms in all
-    resume_s=0.001,                # validation/: downtime_ms of the bulk runs 0-4 ms
-    trace_s_per_gib=0.0,           # dirty logging starts inside setup
+    setup_s=(0.001, "tests/data/qemu-train.csv: setup_time_ms 0-6, median 1"),
+    stop_s=(0.0, "tests/data/qemu-train.csv: 1 MB stop-and-copies take 1-4 ms in all"),
+    resume_s=(0.001, "tests/data/qemu-train.csv: downtime_ms of the bulk runs 0-4 ms"),
+    trace_s_per_gib=(0.0, "dirty logging starts inside setup"),
     trace_slowdown_pct=0.0,
-    device_state_bytes=0.5e6,      # assumed: CPU + a few emulated devices
-    page_header_bytes=8.0,         # validation/: 4104 wire bytes per normal page
-    zero_page_bytes=9.0,           # validation/: 9 wire bytes per zero page
-    scan_Bps=26e9,                 # validation/: 1 GiB of zero pages scanned in ~41 ms
+    device_state_bytes=(0.5e6, "assumed: CPU + a few emulated devices"),
+    page_header_bytes=(8.0, "tests/data/qemu-train.csv: 4104 wire bytes per normal page"),
+    zero_page_bytes=(9.0, "tests/data/qemu-train.csv: 9 wire bytes per zero page"),
+    scan_Bps=(26e9, "tests/data/qemu-train.csv: 1 GiB of zero pages scanned in ~41 ms"),
     transports=MappingProxyType({"tcp": Transport(efficiency=1460.0 / 1538.0)}),
     default_transport="tcp",
-    max_bandwidth_Bps=128 * 2.0**20,  # max-bandwidth default 128 MiB/s
-    cap_lifted_in_switchover=True,  # QEMU lifts the cap for the stop-and-copy
-    rate_window_s=0.1,             # BUFFER_DELAY: the cap is enforced per 100 ms window
-    check_interval_s=0.05,         # link-bound: ram_save_iterate returns after MAX_WAIT 50 ms
+    max_bandwidth_Bps=(128 * 2.0**20, "max-bandwidth default 128 MiB/s"),
+    cap_lifted_in_switchover=(True, "QEMU lifts the cap for the stop-and-copy"),
+    rate_window_s=(0.1, "BUFFER_DELAY: the cap is enforced per 100 ms window"),
+    check_interval_s=(0.05, "link-bound: ram_save_iterate returns after MAX_WAIT 50 ms"),
     tcp_window_bytes=4 * 2.0**20,
-    max_nics=1.0,                  # one TCP stream (multifd is off by default)
+    max_nics=(1.0, "one TCP stream (multifd is off by default)"),
     max_nics_10g=1.0,
     min_link_bps=0.0,
     max_rtt_ms=INF,
-    downtime_limit_ms=300.0,       # downtime-limit default
+    downtime_limit_ms=(300.0, "downtime-limit default"),
     min_dirty_pages=0.0,
-    max_rounds=INF,                # no round cap
+    max_rounds=(INF, "no round cap"),
     max_traffic_factor=INF,
     stop_if_growing_at_max_rate=False,
     stop_if_rate_exceeds_max=False,
-    remedy="none",                 # auto-converge off by default (input auto_converge=true)
+    remedy=("none", "auto-converge off by default (input auto_converge=true)"),
     sdps_shrink=0.0, sdps_target=0.0,
-    ac_initial_pct=20.0,           # cpu-throttle-initial
-    ac_increment_pct=10.0,         # cpu-throttle-increment
-    ac_max_pct=99.0,               # max-cpu-throttle
-    ac_trigger_ratio=0.5,          # throttle-trigger-threshold 50 %
-    ac_period_s=1.0,               # migration_bitmap_sync: trigger checked once a second
+    ac_initial_pct=(20.0, "cpu-throttle-initial"),
+    ac_increment_pct=(10.0, "cpu-throttle-increment"),
+    ac_max_pct=(99.0, "max-cpu-throttle"),
+    ac_trigger_ratio=(0.5, "throttle-trigger-threshold 50 %"),
+    ac_period_s=(1.0, "migration_bitmap_sync: trigger checked once a second"),
     max_switchover_s=INF,
     adaptive_rate=False, rate_initial_bps=0.0, rate_increment_bps=0.0, rate_max_bps=INF,
     skip_redirtied=False,
@@ -281,45 +307,45 @@ QEMU = Policy(
     storage_max_rounds=10.0,
 )
 
-XEN = Policy(
+XEN = _profile(
     name="xen",
     description="Xen pre-copy as in Clark et al. 2005: 30 rounds, < 50 pages, 3x memory, 100-500 Mbit/s",
     setup_s=0.0,
-    stop_s=0.017,                  # Clark 2005: Quake 3 stop-and-copy of 148 KB took 20 ms
-    resume_s=0.02,                 # Clark 2005: resume 9-40 ms
-    trace_s_per_gib=0.0,           # shadow page tables enabled inside the first round
+    stop_s=(0.017, "Clark 2005: Quake 3 stop-and-copy of 148 KB took 20 ms"),
+    resume_s=(0.02, "Clark 2005: resume 9-40 ms"),
+    trace_s_per_gib=(0.0, "shadow page tables enabled inside the first round"),
     trace_slowdown_pct=0.0,
-    device_state_bytes=0.2e6,      # assumed: small paravirtual device state
-    page_header_bytes=8.0,         # one 8-byte PFN entry per page in each batch
-    zero_page_bytes=4104.0,        # assumed: Clark 2005 describes no zero-page elision
+    device_state_bytes=(0.2e6, "assumed: small paravirtual device state"),
+    page_header_bytes=(8.0, "one 8-byte PFN entry per page in each batch"),
+    zero_page_bytes=(4104.0, "assumed: Clark 2005 describes no zero-page elision"),
     scan_Bps=26e9,
     transports=MappingProxyType({"tcp": Transport()}),
     default_transport="tcp",
     max_bandwidth_Bps=INF,
-    cap_lifted_in_switchover=True,  # Clark 2005 §5.3: the final round at the maximum rate
+    cap_lifted_in_switchover=(True, "Clark 2005 §5.3: the final round at the maximum rate"),
     rate_window_s=0.0,
     check_interval_s=0.0,
     tcp_window_bytes=4 * 2.0**20,
-    max_nics=1.0,                  # one TCP connection
+    max_nics=(1.0, "one TCP connection"),
     max_nics_10g=1.0,
     min_link_bps=0.0,
     max_rtt_ms=INF,
-    downtime_limit_ms=0.0,         # stop rule is a page count, not a time
-    min_dirty_pages=50.0,          # < 50 pages dirtied in a round
-    max_rounds=29.0,               # 30 iterations: 29 pre-copy rounds + the stop-and-copy
-    max_traffic_factor=3.0,        # 3 x memory sent
-    stop_if_growing_at_max_rate=True,  # xc_linux_save: sent more than last round at max rate
-    stop_if_rate_exceeds_max=True,  # Clark 2005 §5.3: dirtying rate + 50 Mbit/s above the maximum
+    downtime_limit_ms=(0.0, "stop rule is a page count, not a time"),
+    min_dirty_pages=(50.0, "< 50 pages dirtied in a round"),
+    max_rounds=(29.0, "30 iterations: 29 pre-copy rounds + the stop-and-copy"),
+    max_traffic_factor=(3.0, "3 x memory sent"),
+    stop_if_growing_at_max_rate=(True, "xc_linux_save: sent more than last round at max rate"),
+    stop_if_rate_exceeds_max=(True, "Clark 2005 §5.3: dirtying rate + 50 Mbit/s above the maximum"),
     remedy="force",
     sdps_shrink=0.0, sdps_target=0.0,
     ac_initial_pct=0.0, ac_increment_pct=0.0, ac_max_pct=0.0, ac_trigger_ratio=INF,
     ac_period_s=1.0,
     max_switchover_s=INF,
     adaptive_rate=True,
-    rate_initial_bps=100e6,        # first round 100 Mbit/s
-    rate_increment_bps=50e6,       # next round: last round's dirty rate + 50 Mbit/s
-    rate_max_bps=500e6,            # capped at 500 Mbit/s; the last round at the maximum
-    skip_redirtied=True,           # pages dirtied again within the current round are skipped
+    rate_initial_bps=(100e6, "first round 100 Mbit/s"),
+    rate_increment_bps=(50e6, "next round: last round's dirty rate + 50 Mbit/s"),
+    rate_max_bps=(500e6, "capped at 500 Mbit/s; the last round at the maximum"),
+    skip_redirtied=(True, "pages dirtied again within the current round are skipped"),
     refuses_cross_subnet=False,
     mirror_max_share=0.5,
     storage_max_rounds=10.0,
@@ -327,6 +353,31 @@ XEN = Policy(
 
 PROFILES: Mapping[str, Policy] = MappingProxyType(
     {p.name: p for p in (VSPHERE_51, HYPERV_2012, QEMU, XEN)})
+
+
+#: Overrides of policy fields that a model input also sets must lie in that input's domain.
+_SAME_AS_INPUT = {"downtime_limit_ms": "downtime_limit", "device_state_bytes": "device_state",
+                  "max_bandwidth_Bps": "max_bandwidth"}
+
+
+def _check_override(key: str, value: object, current: object) -> None:
+    """An override has the type of the value it replaces; numbers are finite or +inf, >= 0, and
+    in the input's domain where an input sets the same quantity."""
+    where = f"overrides.{key}"
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ParameterError(where, value, "true or false")
+    elif isinstance(current, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+                or value < 0:
+            raise ParameterError(where, value, f"a number >= 0 (the profile has {current:g})")
+        if key in _SAME_AS_INPUT:
+            from models.fields import INPUT_BY_NAME
+            f = INPUT_BY_NAME[_SAME_AS_INPUT[key]]
+            if not f.valid(float(value)):
+                raise ParameterError(where, value, f.allowed())
+    elif not isinstance(value, str):
+        raise ParameterError(where, value, f"a string (the profile has {current!r})")
 
 
 def get_profile(name: str, **overrides: float) -> Policy:
@@ -357,7 +408,7 @@ def get_profile(name: str, **overrides: float) -> Policy:
     policy = PROFILES[name]
     if not overrides:
         return policy
-    pol_fields = set(Policy.__dataclass_fields__) - {"name", "transports", "limits"}
+    pol_fields = set(Policy.__dataclass_fields__) - {"name", "transports", "limits", "sources"}
     lim_fields = set(Limits.__dataclass_fields__)
     pol_over = {k: v for k, v in overrides.items() if k in pol_fields}
     lim_over = {k: v for k, v in overrides.items() if k in lim_fields}
@@ -367,10 +418,11 @@ def get_profile(name: str, **overrides: float) -> Policy:
         raise ParameterError(f"overrides.{k}", overrides[k],
                              "a policy or limits field: " + ", ".join(sorted(pol_fields | lim_fields)))
     for k, v in {**pol_over, **lim_over}.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-            raise ParameterError(f"overrides.{k}", v, ">= 0")
+        current = getattr(policy, k) if k in pol_over else getattr(policy.limits, k)
+        _check_override(k, v, current)
     if "remedy" in pol_over and pol_over["remedy"] not in REMEDIES:
         raise ParameterError("overrides.remedy", pol_over["remedy"], "one of " + ", ".join(REMEDIES))
+    sources = {**policy.sources, **{k: "override" for k in (*pol_over, *lim_over)}}
     if lim_over:
         pol_over["limits"] = replace(policy.limits, **lim_over)
-    return replace(policy, **pol_over)
+    return replace(policy, **pol_over, sources=MappingProxyType(sources))

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.errors import MigsimError
-from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS
+from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS, RESOLVED, null_mask
 from runner.plan import Plan
 from runner.schema import SCHEMA
 
@@ -98,7 +98,7 @@ def safe_simulate(simulate: Simulate, inputs: Mapping[str, Any],
         half = n // 2
         left = safe_simulate(simulate, _take(inputs, slice(0, half)), overrides, half)
         right = safe_simulate(simulate, _take(inputs, slice(half, n)), overrides, n - half)
-        return {k: np.concatenate([left[k], right[k]]) for k in OUTPUTS}
+        return {k: np.concatenate([left[k], right[k]]) for k in left}
 
 
 def _take(inputs: Mapping[str, Any], sl: slice) -> dict[str, Any]:
@@ -107,7 +107,8 @@ def _take(inputs: Mapping[str, Any], sl: slice) -> dict[str, Any]:
 
 def _check_outputs(raw: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
     out = {}
-    for k, (dtype, _) in OUTPUTS.items():
+    expected = {**OUTPUTS, **{k: (np.dtype(np.float64), "") for k in RESOLVED}}
+    for k, (dtype, _) in expected.items():
         if k not in raw:
             raise KeyError(f"the model returned no column {k!r}")
         a = np.asarray(raw[k])
@@ -122,7 +123,7 @@ def _check_outputs(raw: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
 def _error_rows(exc: BaseException, n: int) -> dict[str, np.ndarray]:
     status = "rejected" if isinstance(exc, MigsimError) else "failed"
     reason = f"{'' if status == 'rejected' else 'model error: '}{type(exc).__name__}: {exc}"
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in RESOLVED}
     for k, (dtype, _) in OUTPUTS.items():
         if dtype == np.dtype(object):
             out[k] = np.full(n, "", dtype=object)
@@ -137,9 +138,18 @@ def _error_rows(exc: BaseException, n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _arrow_column(name: str, value: Any, n: int, typ: pa.DataType) -> pa.Array:
+def _arrow_column(name: str, value: Any, n: int, typ: pa.DataType,
+                  null: np.ndarray | None = None) -> pa.Array:
+    """One column of a batch; ``null`` marks rows where an output does not apply."""
     if value is None:
         return pa.nulls(n, typ)
+    if null is not None and null.any():
+        return pa.array(value, type=typ, mask=null | _nan(value))
+    if pa.types.is_integer(typ) and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        # counts: a non-integral or NaN value (a rejected point) is null, not truncated
+        bad = ~np.isfinite(value) | (value != np.floor(value))
+        return pa.array(np.where(bad, 0, value).astype(np.int64), type=typ,
+                        mask=bad if bad.any() else None)
     if name in _CHOICES_PA:
         if isinstance(value, np.ndarray):
             return pc.take(_CHOICES_PA[name], pa.array(value))
@@ -148,16 +158,29 @@ def _arrow_column(name: str, value: Any, n: int, typ: pa.DataType) -> pa.Array:
         return pa.repeat(pa.scalar(value, typ), n)
     if typ == pa.string():
         return pa.array(value, type=typ)
-    if pa.types.is_floating(typ) and name in INPUT_BY_COLUMN:
+    if pa.types.is_floating(typ):
         nan = np.isnan(value)
         return pa.array(value, type=typ, mask=nan if nan.any() else None)
     return pa.array(value, type=typ)
 
 
+def _nan(value: Any) -> Any:
+    return np.isnan(value) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else False
+
+
 def to_table(cols: Mapping[str, Any], outputs: Mapping[str, np.ndarray], n: int) -> pa.Table:
-    """Assemble the Arrow table of a batch from its input columns and model outputs."""
+    """Assemble the Arrow table of a batch from its input columns and model outputs.
+
+    Inputs the profile resolves come from the model (the value used); outputs that do not apply
+    to a row's status are null.
+    """
+    status = outputs["status"]
     arrays = []
     for fld in SCHEMA:
-        value = outputs[fld.name] if fld.name in OUTPUTS else cols[fld.name]
-        arrays.append(_arrow_column(fld.name, value, n, fld.type))
+        if fld.name in OUTPUTS:
+            arrays.append(_arrow_column(fld.name, outputs[fld.name], n, fld.type,
+                                        null_mask(fld.name, status)))
+        else:
+            value = outputs[fld.name] if fld.name in RESOLVED else cols[fld.name]
+            arrays.append(_arrow_column(fld.name, value, n, fld.type))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)

@@ -12,13 +12,38 @@ import typer
 
 from models.errors import MigsimError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Simulate live VM migration: single what-ifs, sweeps on Ray, scenarios.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from models.version import MODEL_VERSION
+        try:
+            mine = version("migsim")
+        except PackageNotFoundError:
+            mine = "(not installed)"
+        typer.echo(f"migsim {mine} (model {MODEL_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print migsim's and the model's versions and exit."),
+) -> None:
+    """Simulate live VM migration: single what-ifs, sweeps on Ray, scenarios.
+
+    Profiles: vsphere-5.1, hyperv-2012, qemu, xen (`migsim profiles` lists them; `migsim profiles
+    NAME` prints every constant with its unit and source).
+    """
 
 
 def _register() -> None:
     # Each module adds its commands to ``app``.
-    from runner import cli_migrate, cli_scenario, cli_sweep, cli_validate  # noqa: F401
+    from runner import (  # noqa: F401
+        cli_migrate, cli_profiles, cli_scenario, cli_sweep, cli_validate)
 
 
 def main() -> None:

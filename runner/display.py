@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from models.fields import INPUT_BY_COLUMN
-from models.units import format_bytes
 
 
 def human(column: str, value: Any) -> str:
-    """Format one input value (column units) the way a user would write it.
+    """Format one input value (column units) the way a user would write it (``Field.format``).
 
     Parameters
     ----------
@@ -20,31 +18,16 @@ def human(column: str, value: Any) -> str:
         Value in column units; a code for choice columns; ``None`` = the profile decides.
     """
     f = INPUT_BY_COLUMN.get(column)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "(profile)"
     if f is None:
-        return str(value)
-    if f.kind == "choice":
-        return f.choices[int(value)] if not isinstance(value, str) else value
-    if f.kind == "bool":
-        return "true" if value else "false"
-    x = float(value)
-    if math.isinf(x):
-        return "inf"
-    if f.kind == "size":
-        return format_bytes(x)
-    if f.kind == "rate":
-        return f"{x / 1e6:.4g} MB/s"
-    if f.kind == "link":
-        return f"{x / 1e9:.4g} Gbit/s" if x >= 1e9 else f"{x / 1e6:.4g} Mbit/s"
-    if f.kind == "duration":
-        return f"{x:.4g} ms" if column.endswith("_ms") else f"{x:.4g} s"
-    return f"{x:.4g}"
+        return "(profile)" if value is None else str(value)
+    return f.format(value)
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain aligned text table."""
+def table(rows: list[list[str]], header: list[str], align: str | None = None) -> str:
+    """A plain aligned text table; ``align`` has one ``l`` or ``r`` per column (default: right)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    align = align or "r" * len(header)
+    line = lambda cells: "  ".join(c.ljust(w) if a == "l" else c.rjust(w)  # noqa: E731
+                                   for c, w, a in zip(cells, widths, align)).rstrip()
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])

@@ -164,8 +164,10 @@ def timeline(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], point
                Patch(color=COLORS["rejected"], label="refused")]
     fig.legend(handles=handles, loc="outside lower center", ncol=6, fontsize=8, frameon=False)
     more = f" (first {MAX_LANES} of {df.height})" if df.height > MAX_LANES else ""
+    which = f" (one of {points.len()}; --point N draws another)" if points.len() > 1 else ""
     ax.set_title(title or (
-        f"{summ['scenario']} point {p} ({summ['profile']}): {summ['migrations']} migrations{more}, "
+        f"{summ['scenario']} point {p}{which} ({summ['profile']}): {summ['migrations']} "
+        f"migrations{more}, "
         f"makespan {_human_time(summ['makespan_s'])}, peak {summ['peak_concurrency']} at once\n"
         f"{summ['completed']} completed, {summ['failed']} failed, {summ['rejected']} refused; "
         f"longest queue wait {_human_time(summ['max_queue_wait_s'])}, "
@@ -213,28 +215,45 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
                                 pl.col("forced").sum(), pl.col("failed").sum(),
                                 pl.col("migrations").sum()).sort(x)
         xs = agg.get_column(x).to_numpy()
-        label = "" if key is None else f"{path_of.get(series, series)} = " \
+        label = "" if key is None else f"{axis_label(path_of.get(series, series))} = " \
             f"{_human(path_of.get(series, ''), key)}"
         line, = ax1.plot(xs, agg.get_column("makespan_s").to_numpy(), marker="o", label=label)
-        ax2.plot(xs, agg.get_column("max_downtime_ms").to_numpy() / 1e3, marker="o",
+        ax2.plot(xs, agg.get_column("max_downtime_ms").to_numpy(), marker="o",
                  color=line.get_color())
         bad = (agg.get_column("forced") + agg.get_column("failed")).to_numpy() > 0
-        ax2.scatter(xs[bad], agg.get_column("max_downtime_ms").to_numpy()[bad] / 1e3, s=80,
+        ax2.scatter(xs[bad], agg.get_column("max_downtime_ms").to_numpy()[bad], s=80,
                     facecolors="none", edgecolors="black", zorder=3)
     ax1.set_ylabel("makespan (s)")
-    ax2.set_ylabel("largest downtime (s)")
+    ax2.set_ylabel("largest downtime (ms)")
     ax2.set_yscale("log")
-    ax2.set_xlabel(path_of.get(x, x))
+    ax2.set_xlabel(axis_label(path_of.get(x, x)))
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
     if series is not None:
         ax1.legend(fontsize=8)
     ax2.text(0.01, 0.97, "circled: some migrations forced or failed", transform=ax2.transAxes,
              va="top", fontsize=8)
-    ax1.set_title(title or f"{Path(run_dir).name}: makespan vs {path_of.get(x, x)}", fontsize=11)
+    pooled = f"\nmean makespan and largest downtime over {', '.join(others[1:])}" \
+        if len(others) > 1 else ""
+    ax1.set_title(title or f"{Path(run_dir).name}: makespan vs {axis_label(path_of.get(x, x))}"
+                  f"{pooled}", fontsize=11)
     save_figure(fig, path)
     plt.close(fig)
     return path
+
+
+def axis_label(path: str) -> str:
+    """A human axis label for a swept spec path (``overrides.max_live_migrations`` →
+    ``max live migrations (policy)``, ``vms.memory`` → ``VM memory size (vms.memory)``)."""
+    from models.fields import INPUT_BY_NAME
+
+    last = path.rsplit(".", 1)[-1]
+    f = INPUT_BY_NAME.get(last)
+    if f is not None:
+        unit = f" ({f.unit})" if f.unit else ""
+        return f"{f.help.split(';')[0].split(' (')[0]}{unit}"
+    words = last.replace("_", " ")
+    return f"{words} (policy)" if path.startswith("overrides") else words
 
 
 def plot(run_dir: str | os.PathLike[str], kind: str, out: str | os.PathLike[str],

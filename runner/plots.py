@@ -9,8 +9,11 @@
 - ``traffic``: bytes on the wire vs VM memory, median and 10–90 % band per profile, with the
   memory size itself for reference.
 
-Matplotlib with the Agg backend (no display needed). Axes carry units; continuous inputs with many
-distinct values (random samples) are binned on a log scale.
+Matplotlib with the Agg backend (no display needed). Axes carry units (downtime always in ms);
+continuous inputs with many distinct values (random samples) are binned on a log scale. A figure
+refuses (exit 2, naming what it needs) rather than mislead when the run lacks the inputs it plots
+against; its title names the ``--where`` filter, the inputs fixed across the plotted points and the
+inputs that varied but were pooled into the medians.
 """
 
 from __future__ import annotations
@@ -49,10 +52,61 @@ def pyplot():
 def _collect(run_dir: str | os.PathLike[str], where: str | None, columns: list[str]):
     import polars as pl
 
-    df = filtered(run_dir, where).select(columns).collect()
+    from runner.schema import INPUT_COLUMNS
+
+    lf = filtered(run_dir, where)
+    names = lf.collect_schema().names()
+    extra = [c for c in INPUT_COLUMNS if c in names and c not in columns]
+    df = lf.select(columns + extra).collect()
     if df.height == 0:
         raise QueryError("nothing to plot: no points" + (f" match --where {where!r}" if where else ""))
     return df.with_columns(pl.col("profile").cast(pl.String))
+
+
+def _require(df: Any, kind: str, needs: dict[str, str]) -> None:
+    """Refuse a figure whose axes the run does not vary (it would draw a block or a dot)."""
+    flat = [f"{label} ({col})" for col, label in needs.items()
+            if df.get_column(col).drop_nulls().n_unique() < 2]
+    if flat:
+        raise QueryError(f"plot {kind}: the run has one value of " + " and ".join(flat) +
+                         f"; this figure needs several of each (sweep {', '.join(needs)} in the "
+                         f"spec, or choose another figure)")
+
+
+def context(df: Any, axes: list[str], where: str | None, pooled_label: str = "medians over"
+            ) -> str:
+    """One or two lines for a title: the filter, the inputs fixed in ``df`` and those pooled.
+
+    Parameters
+    ----------
+    df : polars.DataFrame
+        The plotted points, with their input columns.
+    axes : list of str
+        Input columns the figure shows (neither fixed nor pooled).
+    where : str or None
+        The ``--where`` filter.
+    """
+    from models.fields import INPUT_BY_COLUMN
+    from runner.display import human
+    from runner.schema import INPUT_COLUMNS
+
+    fixed, pooled = [], []
+    for c in INPUT_COLUMNS:
+        if c not in df.columns or c in axes:
+            continue
+        vals = df.get_column(c).drop_nulls().unique()
+        if len(vals) == 1:
+            fixed.append(f"{INPUT_BY_COLUMN[c].name}={human(c, vals.item())}")
+        elif len(vals) > 1:
+            pooled.append(c)
+    parts = []
+    if where:
+        parts.append(f"where {where}")
+    if fixed:
+        parts.append("fixed: " + ", ".join(fixed[:6]) + (" …" if len(fixed) > 6 else ""))
+    if pooled:
+        parts.append(f"{pooled_label} " + ", ".join(pooled))
+    return "\n".join(["; ".join(parts[:2])] + parts[2:]) if parts else ""
 
 
 def _binned(df: Any, col: str, max_values: int, out: str) -> Any:
@@ -130,6 +184,9 @@ def convergence(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
     plt = pyplot()
     df = _collect(run_dir, where, ["profile", "dirty_rate_Bps", "link_bps", "status", "forced",
                                    "max_throttle_pct", "downtime_ms"])
+    _require(df, "convergence", {"dirty_rate_Bps": "page-dirty rate", "link_bps": "link speed"})
+    about = context(df, ["profile", "dirty_rate_Bps", "link_bps"], where,
+                    "most frequent verdict over" if color == "verdict" else "medians over")
     df = _verdicts(df)
     df = _binned(df, "dirty_rate_Bps", MAX_CELLS, "x")
     df = _binned(df, "link_bps", MAX_CELLS, "y")
@@ -204,7 +261,7 @@ def convergence(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
         blank = Patch(facecolor="white", edgecolor="0.5", label="no completed point (failed/rejected)")
         fig.legend(handles=[blank, ref_handle], loc="outside lower center", ncol=2)
     fig.suptitle(title or f"Pre-copy convergence by profile: {Path(run_dir).name} "
-                 f"({df.height:,} points)")
+                 f"({df.height:,} points)" + (f"\n{about}" if about else ""), fontsize=11)
     save_figure(fig, out)
     plt.close(fig)
 
@@ -217,6 +274,7 @@ def time_curves(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
     plt = pyplot()
     df = _collect(run_dir, where, ["profile", "dirty_rate_Bps", "link_bps", "status",
                                    "total_time_s", "downtime_ms"])
+    _require(df, "time", {"dirty_rate_Bps": "page-dirty rate"})
     done = df.filter(pl.col("status") == "completed")
     if done.height == 0:
         raise QueryError("nothing to plot: no completed points")
@@ -256,9 +314,10 @@ def time_curves(run_dir: str | os.PathLike[str], out: Path, where: str | None = 
                 labels.append(lab)
     fig.legend(handles, labels, title="link speed per NIC", loc="outside right center")
     n_failed = df.height - done.height
+    about = context(done, ["profile", "dirty_rate_Bps", "link_bps"], where)
     fig.suptitle(title or f"Migration time and downtime vs dirty rate: {Path(run_dir).name}\n"
                  f"medians of {done.height:,} completed points ({n_failed:,} failed or rejected "
-                 f"not shown)", fontsize=11)
+                 f"not shown)" + (f"\n{about}" if about else ""), fontsize=10)
     save_figure(fig, out)
     plt.close(fig)
 
@@ -270,6 +329,7 @@ def traffic(run_dir: str | os.PathLike[str], out: Path, where: str | None = None
 
     plt = pyplot()
     df = _collect(run_dir, where, ["profile", "memory_bytes", "status", "transferred_bytes"])
+    _require(df, "traffic", {"memory_bytes": "VM memory"})
     done = df.filter(pl.col("status") == "completed")
     if done.height == 0:
         raise QueryError("nothing to plot: no completed points")
@@ -298,8 +358,9 @@ def traffic(run_dir: str | os.PathLike[str], out: Path, where: str | None = None
     ax.set_ylabel("bytes on the wire (GiB)\nmemory + disk + mirror + device state")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(title="profile (median, 10-90 % band)")
+    about = context(done, ["profile", "memory_bytes"], where, "median and band over")
     ax.set_title(title or f"Migration traffic vs VM size: {Path(run_dir).name}\n"
-                 f"{done.height:,} completed points", fontsize=11)
+                 f"{done.height:,} completed points" + (f"\n{about}" if about else ""), fontsize=10)
     save_figure(fig, out)
     plt.close(fig)
 

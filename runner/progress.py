@@ -96,3 +96,38 @@ class Progress:
         if self.tty and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def announce_compile(stream: TextIO | None = None) -> bool:
+    """Say so on stderr when this model version's kernels are not compiled yet; return True then.
+
+    The first run after an install (or after any change to ``models/``) compiles the numba
+    kernels once, about 40-50 s on 2 cores; they are cached, and later runs start at once.
+    """
+    from models.version import kernels_cached
+
+    if kernels_cached():
+        return False
+    out = stream or sys.stderr
+    out.write("migsim: first run of this model version: compiling the model's kernels once "
+              "(about 40-50 s on 2 cores; cached for every later run)\n")
+    out.flush()
+    return True
+
+
+def warm_model(stream: TextIO | None = None) -> None:
+    """Compile (or load) the model's kernels in this process, announcing a first compile and how
+    long it took, so that Ray workers started afterwards load them from the cache instead of each
+    compiling them while the progress bar stands still."""
+    if not announce_compile(stream):
+        return
+    import numpy as np
+
+    from models.migration import simulate
+    from models.policy import PROFILES
+
+    t0 = time.monotonic()
+    simulate({"profile": np.array(list(PROFILES), dtype=object)})
+    out = stream or sys.stderr
+    out.write(f"migsim: model compiled in {time.monotonic() - t0:.0f} s\n")
+    out.flush()

@@ -2,9 +2,12 @@
 
 A row is one sweep point: ``point_id`` (index of the point in its sweep), ``seed`` (the point's own
 seed), every model input column (SI units in the names: ``memory_bytes``, ``link_bps``, ...) and
-every model output column. An input whose default is "the profile decides" (``wws_bytes``,
-``efficiency``, ...) is null in rows where the spec left it to the profile. Nothing else in the
-runner spells out column names or types.
+every model output column. Every input column holds the value the point used: an input whose
+default is "the profile decides" (``wws_bytes``, ``efficiency``, ...) holds the profile's value
+(null only when the profile itself is invalid). Counts (``vcpus``, ``nics``, ``precopy_rounds``) are
+integers. An output that does not apply to a row (``models.fields.OUTPUT_APPLIES``: the downtime of
+a failed migration, every output of a rejected one) is null, never 0. Nothing else in the runner
+spells out column names or types.
 """
 
 from __future__ import annotations
@@ -36,10 +39,14 @@ def arrow_type(dtype: Any) -> pa.DataType:
     return pa.from_numpy_dtype(dtype)
 
 
+def input_type(f: Field) -> pa.DataType:
+    """The Arrow type of an input column (counts are integers)."""
+    return pa.int64() if f.kind == "count" else arrow_type(f.dtype)
+
+
 def _input_field(f: Field) -> pa.Field:
-    nullable = f.default is None
-    meta = {b"unit_kind": f.kind.encode(), b"description": f.help.encode()}
-    return pa.field(f.column, arrow_type(f.dtype), nullable=nullable, metadata=meta)
+    meta = {b"unit_kind": f.kind.encode(), b"unit": f.unit.encode(), b"description": f.help.encode()}
+    return pa.field(f.column, input_type(f), nullable=True, metadata=meta)
 
 
 def _build() -> pa.Schema:

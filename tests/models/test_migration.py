@@ -31,7 +31,9 @@ def one(**cols):
 def test_refusals_are_rows(cols, word):
     r = one(**cols)
     assert r["status"] == "rejected" and word in r["reason"]
-    assert r["total_time_s"] == 0 and r["transferred_bytes"] == 0
+    # a rejected migration never ran: its outputs are null (NaN here), never 0
+    assert np.isnan(r["total_time_s"]) and np.isnan(r["transferred_bytes"])
+    assert np.isnan(r["downtime_ms"]) and np.isnan(r["precopy_s"])
 
 
 def test_vsphere_multi_nic_is_faster_and_limited():
@@ -101,7 +103,7 @@ def test_big_batch_in_chunks_equals_small():
     big = simulate(cols)
     small = simulate({k: (v[-10:] if np.ndim(v) else v) for k, v in cols.items()})
     for k in big:
-        assert np.array_equal(big[k][-10:], small[k]), k
+        assert np.array_equal(big[k][-10:], small[k], equal_nan=big[k].dtype.kind == "f"), k
 
 
 def mixed_points(n, seed):
@@ -161,3 +163,67 @@ def test_choice_codes_by_reference_or_by_value(make):
     xs = (["random", "sequential", "bogus", None, 5, "random"] * 40)[:-1]
     want = [{"random": 0, "sequential": 1}.get(x, -1) if isinstance(x, str) else -1 for x in xs]
     np.testing.assert_array_equal(_codes(make(xs), ("random", "sequential")), want)
+
+
+@pytest.mark.parametrize("cols, column", [
+    # issue 12, item 11: each of these was taken (auto_converge "false" and NaN as true) or
+    # raised a raw ValueError / AttributeError
+    ({"auto_converge": "false"}, "auto_converge"),
+    ({"auto_converge": np.array([np.nan])}, "auto_converge"),
+    ({"memory_bytes": np.array(["2024-01-01"], dtype="datetime64[D]")}, "memory_bytes"),
+    ({"memory_bytes": np.array([4e9 + 1j])}, "memory_bytes"),
+    ({"memory_bytes": np.array(["16GiB", "8GiB"])}, "memory_bytes"),
+    ({"memory_bytes": np.array([object(), object()], dtype=object)}, "memory_bytes"),
+    ({"link_bps": None}, "link_bps"),
+    ({"profile": 3}, "profile"),
+])
+def test_simulate_refuses_columns_of_the_wrong_type_naming_the_column(cols, column):
+    with pytest.raises(ParameterError) as exc:
+        simulate(cols)
+    assert column in str(exc.value) and "allowed" in str(exc.value)
+
+
+@pytest.mark.parametrize("overrides, where", [
+    ({"vmware-7": {"max_rounds": 3}}, "vmware-7"),            # an unknown profile was ignored
+    ({"qemu": {"max_rounds": float("nan")}}, "max_rounds"),   # NaN was accepted
+    ({"qemu": {"downtime_limit_ms": 0}}, "downtime_limit_ms"),  # outside the input's domain
+    ({"qemu": {"max_rounds": "3"}}, "max_rounds"),
+    ({"qemu": {"max_rounds": None}}, "max_rounds"),
+    ({"qemu": [("max_rounds", 3)]}, "overrides.qemu"),
+    ([("qemu", {})], "overrides"),
+])
+def test_overrides_are_checked_as_the_spec_parser_checks_them(overrides, where):
+    with pytest.raises(ParameterError) as exc:
+        simulate({"profile": "qemu"}, overrides=overrides)
+    assert where in str(exc.value)
+
+
+def test_simulate_accepts_numbers_and_booleans():
+    r = simulate({"memory_bytes": np.array([4, 8]) * 2**30, "auto_converge": np.array([0, 1]),
+                  "profile": np.array(["qemu", "qemu"]), "nics": 1})
+    assert list(r["status"]) == ["completed", "completed"]
+
+
+def test_inputs_the_profile_resolves_come_back_as_used():
+    r = simulate({"profile": np.array(["qemu", "vsphere-5.1", "hyperv-2012"], dtype=object),
+                  "memory_bytes": 8 * GIB, "zero_fraction": 0.25, "hot_set_bytes": 1 * GIB,
+                  "disk_bytes": 10 * GIB})
+    assert list(r["downtime_limit_ms"]) == [300.0, 500.0, 500.0]
+    assert r["max_bandwidth_Bps"][0] == 128 * 2**20 and np.isinf(r["max_bandwidth_Bps"][1])
+    assert list(r["wws_bytes"]) == [5 * GIB] * 3          # nonzero memory less the hot set
+    assert list(r["disk_wws_bytes"]) == [10 * GIB] * 3
+    assert r["stream_cap_Bps"][2] == 339e6                 # Hyper-V's single TCP stream
+    assert r["device_state_bytes"][1] == 8e6
+
+
+def test_outputs_that_do_not_apply_are_nan_never_zero():
+    r = simulate({"profile": np.array(["vsphere-5.1", "qemu"], dtype=object),
+                  "link_bps": np.array([100e6, 1e9]), "dirty_rate_Bps": 1e9,
+                  "memory_bytes": 4 * GIB, "timeout_s": 30.0})
+    assert list(r["status"]) == ["rejected", "failed"]
+    for k in ("total_time_s", "downtime_ms", "precopy_s", "transferred_bytes", "setup_s"):
+        assert np.isnan(r[k][0]), k                        # a rejected migration never ran
+    for k in ("total_time_s", "downtime_ms", "switchover_s", "final_round_bytes",
+              "device_transferred_bytes"):
+        assert np.isnan(r[k][1]), k                        # a failed one never switched over
+    assert r["transferred_bytes"][1] > 1 * GIB and r["precopy_s"][1] == pytest.approx(30, rel=0.01)
