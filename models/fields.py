@@ -173,9 +173,10 @@ class Field:
                 x = units.parse_rate(value, self.name, page_size)
             elif k == "link":
                 x = units.parse_link(value, self.name)
-            elif k == "duration":
+            elif k == "duration":   # a bare number is taken as it is: no round trip via seconds
                 x = units.parse_duration(value, self.name, 1e-3 if self.unit == "ms" else 1.0)
-                x = x * 1e3 if self.unit == "ms" else x
+                bare = units.bare_number(value, self.name)
+                x = bare if bare is not None else x * 1e3 if self.unit == "ms" else x
             else:
                 x = units.parse_number(value, self.name, percent=k == "fraction")
         except ParameterError:

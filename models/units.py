@@ -49,6 +49,17 @@ def _number(value: object, field: str, allowed: str) -> float | None:
     return None
 
 
+def bare_number(value: object, field: str = "value") -> float | None:
+    """``value`` as a float when it is a bare number (``300``, ``"300"``), else ``None``.
+
+    Raises
+    ------
+    UnitError
+        For values that are neither numbers nor strings.
+    """
+    return _number(value, field, "a number or a string with a unit")
+
+
 def _scale(prefix: str | None, unit: str | None) -> float:
     """Multiplier of a prefix: binary with ``i`` or when no unit letter follows, else decimal."""
     if not prefix:

@@ -194,9 +194,8 @@ def written_values(draw):
     unit, scale = draw(st.sampled_from(sorted(_units(f).items())))
     number = x / scale
     if f.kind == "count" or f.pow2:
-        unit, number = "", x        # whole numbers written as such
-    text = f"{number!r}{unit}"
-    return f, text, number * scale
+        unit, number, scale = "", x, 1.0      # whole numbers written as such
+    return f, f"{number!r}{unit}", number * scale
 
 
 @settings(max_examples=300, deadline=None)
