@@ -37,8 +37,8 @@ its limits.
 Left out: vCenter's provisioning costs (clone, deploy), per-VM "compute resource" limits, DRS
 priorities and the 2-per-host Storage vMotion *copy* parallelism inside one migration.
 
-Sources: REFERENCES.md (vCenter Server 5.1 "Limits on Simultaneous Migrations"; Hyper-V 2012
-"Simultaneous live migrations / storage migrations", default 2); DESIGN.md §4.
+Sources: docs/references.md (vCenter Server 5.1 "Limits on Simultaneous Migrations"; Hyper-V 2012
+"Simultaneous live migrations / storage migrations", default 2); docs/design.md §4.
 """
 
 from __future__ import annotations

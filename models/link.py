@@ -11,7 +11,7 @@ Multichannel) open one stream per NIC, up to the profile's NIC limit (vMotion: 1
 idle CPUs compress. Not modelled: packet loss, TCP slow start, congestion from other traffic (the
 scenario engine shares NICs between concurrent streams), jumbo frames (set ``efficiency``).
 
-Sources: REFERENCES.md (vMotion NIC and RTT limits, Hyper-V transports and measured rates).
+Sources: docs/references.md (vMotion NIC and RTT limits, Hyper-V transports and measured rates).
 """
 
 from __future__ import annotations

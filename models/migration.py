@@ -1,6 +1,6 @@
 """One live migration, end to end, for N points at once.
 
-Composes the mechanisms in phase order (DESIGN.md §2): setup (fixed per profile), storage (shared:
+Composes the mechanisms in phase order (docs/design.md §2): setup (fixed per profile), storage (shared:
 nothing; mirror / iterative: a storage-only migration, the VM stays on its host and only a local
 fast suspend/resume follows; shared-nothing: the disk is mirrored over the migration network first
 and the mirror keeps running while memory moves), guest trace (time per GiB of memory), memory

@@ -19,8 +19,8 @@ vMotion, Hyper-V storage migration). Placement is static and deterministic: it l
 as planned, not at the live state of the simulation. Left out: destination capacity checks
 (memory, CPU admission), DRS affinity rules.
 
-Sources: DESIGN.md §4 (evacuate host H, rebalance, explicit lists); vSphere 5.1 maintenance mode
-and "change both host and datastore"; Hyper-V Shared Nothing Live Migration (REFERENCES.md).
+Sources: docs/design.md §4 (evacuate host H, rebalance, explicit lists); vSphere 5.1 maintenance mode
+and "change both host and datastore"; Hyper-V Shared Nothing Live Migration (docs/references.md).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ these fields. Every number carries its source; "assumed" marks a value no public
 to be plausible and overridable. Not modelled: per-version differences inside a product line (only
 vSphere 5.1, Hyper-V 2012/2012 R2, QEMU 7.2-era defaults and Xen as in Clark et al. 2005).
 
-Sources: REFERENCES.md (beside DESIGN.md), the QEMU 7.2 source (migration/ram.c, migration.c) as
-summarised in validation/README.md, Clark et al. NSDI 2005, Mashtizadeh et al. USENIX ATC 2011.
+Sources: docs/references.md, the QEMU 7.2 source (migration/ram.c, migration.c) as
+summarised in docs/qemu-validation-data.md, Clark et al. NSDI 2005, Mashtizadeh et al. USENIX ATC 2011.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Transport:
 class Limits:
     """Admission limits for concurrent migrations (cluster scenarios).
 
-    vSphere: the vCenter cost model (REFERENCES.md): every limit must hold, else the migration
+    vSphere: the vCenter cost model (docs/references.md): every limit must hold, else the migration
     queues. Hyper-V: simultaneous live and storage migrations per host. ``inf`` means no limit.
     """
 

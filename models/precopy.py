@@ -4,7 +4,7 @@ Round 0 sends every page (zero pages as headers only, after scanning them); each
 pages pending at the last dirty-bitmap sync. A pass ends either when its pages are all sent (vSphere,
 Hyper-V, Xen: the sync happens at the end of each pass) or, for QEMU, at the first ~100 ms check at
 which fewer pages than the switch-over threshold remain: QEMU then re-syncs the bitmap mid-pass and
-stops if what is pending is still below the threshold (validation/README.md). At a sync the pending
+stops if what is pending is still below the threshold (docs/qemu-validation-data.md). At a sync the pending
 set becomes the union of the pages still pending and the pages dirtied since the last sync
 (``models.workload``), so a page re-dirtied while pending is owed once. Stop rules: pending fits the
 switch-over goal (``rate × downtime_limit``), fewer than ``min_dirty_pages`` pending (Xen), a pass
@@ -17,7 +17,7 @@ bursts at link speed until its budget is spent, then waits. Xen adapts its rate 
 then last round's dirty rate + 50 Mbit/s, ≤ 500 Mbit/s) and skips pages re-dirtied within the round.
 
 Not modelled: post-copy, xbzrle/multifd, page-size changes mid-run, CPU contention between the
-sender and the guest. Sources: REFERENCES.md; QEMU 7.2 migration/ram.c and migration.c;
+sender and the guest. Sources: docs/references.md; QEMU 7.2 migration/ram.c and migration.c;
 Clark et al. 2005; Xen xc_linux_save (stop when a round at maximum rate sent more than the last).
 
 The physics of one pass lives in scalar kernels compiled with numba (``_plan_row``,

@@ -2,7 +2,7 @@
 
 A scenario is hosts (migration NICs, subnet, datastores), VMs on them and a plan of moves
 (``models.placement``). Each move goes through *queue → setup → storage → trace → pre-copy passes
-→ switch-over → done* (DESIGN.md §2, §4). Admission control (``models.admission``) decides when a
+→ switch-over → done* (docs/design.md §2, §4). Admission control (``models.admission``) decides when a
 queued move starts; while running, every network transfer — the disk copy of a shared-nothing
 move, each pre-copy pass, the stop-and-copy — is a *stream* from the source host's NICs (egress) to
 the destination's (ingress), and the streams share the NICs max-min fairly, each within its own
@@ -32,7 +32,7 @@ beyond the idle-path amount (a slowed storage phase mirrors as much as an unslow
 mirrored during pre-copy reduce the stream's own cap and are not booked on the NICs). One VM alone
 gives exactly the single-migration model's row (QEMU: within its rate-window smoothing).
 
-Sources: DESIGN.md §4; REFERENCES.md (vCenter concurrency limits, Hyper-V simultaneous
+Sources: docs/design.md §4; docs/references.md (vCenter concurrency limits, Hyper-V simultaneous
 migrations, the analytic k > B/D divergence); Bertsekas & Gallager, *Data Networks* (max-min).
 """
 

@@ -20,7 +20,7 @@ host NICs are bottlenecks), per-NIC bin-packing of single-stream transports on m
 NICs of a host form one aggregate capacity, a single stream being capped at one NIC by its cap).
 
 Sources: D. Bertsekas and R. Gallager, *Data Networks*, 2nd ed. (1992), §6.5.2, max-min fairness
-and progressive filling; DESIGN.md §4.
+and progressive filling; docs/design.md §4.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@
 Not modelled: per-block tracking granularity, multiple disks in parallel (5.1 copies up to 4),
 datastore contention between migrations (the scenario engine shares links only), thin provisioning.
 Source: Mashtizadeh et al., "The Design and Evolution of Live Storage Migration in VMware ESX",
-USENIX ATC 2011 (REFERENCES.md).
+USENIX ATC 2011 (docs/references.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Hyper-V, gratuitous ARP/RARP for QEMU and Xen) so switches learn the new port; e
 connections survive only when source and destination share the VM's L2 subnet. Not modelled:
 switch MAC-table convergence time, storage-path failover, application-level reconnects.
 
-Sources: REFERENCES.md (vMotion switch-over, device state sizes, RARP, same-subnet requirement;
+Sources: docs/references.md (vMotion switch-over, device state sizes, RARP, same-subnet requirement;
 Hyper-V unsolicited ARP; Clark 2005 resume 9-40 ms).
 """
 

@@ -3,7 +3,7 @@
 Parses what users type (``16GiB``, ``200MB/s``, ``7000pages/s``, ``10GbE``, ``25Gbps``, ``300ms``)
 into SI numbers: bytes, bytes per second, bits per second, seconds. Decimal prefixes with a unit are
 powers of 10 (MB = 10^6 B, Mbit = 10^6 bit), binary prefixes powers of 2 (MiB = 2^20 B), as in
-REFERENCES.md. A single-letter prefix with no unit (``16G``, ``512M``, ``128M/s``) is binary, as in
+docs/references.md. A single-letter prefix with no unit (``16G``, ``512M``, ``128M/s``) is binary, as in
 QEMU, libvirt and vSphere, where "16G of RAM" means 16 GiB. A bare number, or a string holding only a
 number, is taken in the unit the caller names (``bare``: bytes, bytes/s, bit/s; seconds per bare
 unit for durations). Pure functions; no I/O.

@@ -1,7 +1,7 @@
 """Dirty-page workload: how many distinct pages the guest dirties in an interval, and overlaps.
 
 The guest rewrites pages of its writable working set (WWS, ``W`` pages) at ``r`` page writes per
-second. Two patterns (DESIGN.md §2):
+second. Two patterns (docs/design.md §2):
 
 * ``random``: writes land uniformly on the WWS, so the distinct pages dirtied in ``t`` seconds are
   ``W·(1 − exp(−r·t/W))``: linear for small ``t`` and saturating at ``W``.
