@@ -237,6 +237,8 @@ MAX_MEMORY = 2.0**46
 MAX_DISK = 2.0**50
 MAX_RATE = 1e13
 MAX_LINK = 1e13
+#: Lower bound of every transfer rate (bytes/s; links: 8x in bit/s): 1 kB/s keeps times finite.
+MIN_RATE = 1e3
 
 
 DIRTY_PATTERNS = ("random", "sequential")
@@ -267,17 +269,17 @@ INPUTS: tuple[Field, ...] = (
           "share of memory that is zero pages (sent as headers only)", hi=1.0),
     Field("compressibility", "compressibility", "ratio", 2.0,
           "memory compression ratio achievable by compressing transports", lo=1.0, hi=1000.0),
-    Field("link", "link_bps", "link", 10e9, "line rate of each migration NIC", lo=0.0,
-          lo_open=True, hi=MAX_LINK),
+    Field("link", "link_bps", "link", 10e9, "line rate of each migration NIC", lo=MIN_RATE * 8,
+          hi=MAX_LINK),
     Field("nics", "nics", "count", 1.0, "number of NICs used for migration", lo=1.0, hi=64.0),
     Field("efficiency", "efficiency", "fraction", None,
-          "protocol payload share of the line rate (default: transport's)", lo=0.0, lo_open=True, hi=1.0),
+          "protocol payload share of the line rate (default: transport's)", lo=0.01, hi=1.0),
     Field("stream_cap", "stream_cap_Bps", "rate", None,
-          "per-stream throughput cap (default: transport's; inf = none)", lo=0.0, lo_open=True,
+          "per-stream throughput cap (default: transport's; inf = none)", lo=MIN_RATE,
           hi=MAX_RATE, inf_ok=True),
     Field("max_bandwidth", "max_bandwidth_Bps", "rate", None,
-          "migration bandwidth cap (QEMU max-bandwidth; default: profile's; inf = none)", lo=0.0,
-          lo_open=True, hi=MAX_RATE, inf_ok=True),
+          "migration bandwidth cap (QEMU max-bandwidth; default: profile's; inf = none)",
+          lo=MIN_RATE, hi=MAX_RATE, inf_ok=True),
     Field("rtt", "rtt_ms", "duration", 0.5, "round-trip time between source and destination",
           hi=1000.0),
     Field("downtime_limit", "downtime_limit_ms", "duration", None,
@@ -292,7 +294,7 @@ INPUTS: tuple[Field, ...] = (
           "disk blocks that are rewritten (iterative storage pre-copy); default: whole disk",
           hi=MAX_DISK),
     Field("storage_rate", "storage_rate_Bps", "rate", 200e6,
-          "datastore copy throughput (bulk disk copy)", lo=0.0, lo_open=True, hi=MAX_RATE),
+          "datastore copy throughput (bulk disk copy)", lo=MIN_RATE, hi=MAX_RATE),
     Field("storage", "storage", "choice", "shared",
           "shared: no disk moves; mirror/iterative: storage migration only; "
           "shared-nothing: disk (mirror) then memory", choices=STORAGE_MODES),

@@ -245,7 +245,7 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
     if not isinstance(columns, Mapping):
         raise ParameterError("columns", type(columns).__name__,
                              "a mapping of input column name to array or scalar")
-    n = 1
+    n = None
     for k, v in columns.items():
         if k not in INPUT_BY_COLUMN:
             raise ParameterError(k, "(column)", "an input column: " + ", ".join(INPUT_BY_COLUMN))
@@ -254,9 +254,11 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
         if a.ndim > 1:
             raise ParameterError(k, f"array of shape {a.shape}", "a scalar or a 1-d array")
         if a.ndim == 1:
-            if n != 1 and a.shape[0] != n:
-                raise ParameterError(k, f"length {a.shape[0]}", f"length {n} like the other columns")
+            if n is not None and a.shape[0] != n:
+                raise ParameterError(k, _Shown(f"an array of length {a.shape[0]}"),
+                                     f"length {n} like the other array columns, or a scalar")
             n = a.shape[0]
+    n = 1 if n is None else n
     out: dict[str, np.ndarray] = {}
     for f in INPUTS:
         if f.column in columns:

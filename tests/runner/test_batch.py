@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pytest
 
 from models.errors import ParameterError
@@ -35,10 +36,17 @@ def test_a_batch_has_one_row_per_point_with_the_schema() -> None:
     statuses = set(t.column("status").to_pylist())
     assert statuses <= {"completed", "failed", "rejected"}
     assert "rejected" in statuses  # vSphere refuses 100 Mbit/s links: a row, not an error
-    # wws unset in the first [[points]] row: null (the profile decides)
+    # wws unset in the first [[points]] row: the value the model used (issue 10, item 5: was
+    # null), and the spec's 256 MiB where it was given; the transport's efficiency likewise
     wws = t.column("wws_bytes").to_pylist()
-    assert None in wws and 256 * 2**20 in wws
-    assert t.column("efficiency").null_count == t.num_rows
+    assert None not in wws and 256 * 2**20 in wws and max(wws) > 256 * 2**20
+    assert t.column("efficiency").null_count == 0
+    assert set(t.column("efficiency").to_pylist()) == {1460 / 1538}
+    # outputs that do not apply to a rejected row are null, not 0 (item 4)
+    rejected = t.filter(pa.compute.equal(t.column("status"), "rejected"))
+    for k in ("total_time_s", "downtime_ms", "transferred_bytes", "precopy_rounds", "converged"):
+        assert rejected.column(k).null_count == rejected.num_rows, k
+    assert t.schema.field("vcpus").type == pa.int64() and t.schema.field("nics").type == pa.int64()
 
 
 def test_batches_equal_the_whole() -> None:
