@@ -9,6 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 
+class Shown(str):
+    """A value already written for a message (``repr`` is the text itself): ``'5s' (= 5000 ms)``,
+    ``an array of dtype <U5``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 class MigsimError(Exception):
     """Root of every error migsim raises on purpose."""
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from models import units
-from models.errors import ParameterError
+from models.errors import ParameterError, Shown
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,17 @@ class Field:
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        example = {"size": "16GiB, 16G = 16 GiB", "rate": "200MB/s, 7000pages/s",
+                   "link": "10GbE, 25Gbps", "fraction": "0.25 or 25%"}.get(self.kind, "")
+        if self.kind == "duration":
+            example = "300ms, 2s"
+        if example:
+            example = f" (e.g. {example}; a bare number is {self.unit})" if self.unit else \
+                f" (e.g. {example})"
+        return f"{self.bounds()}{example}"
+
+    def bounds(self) -> str:
+        """The numeric domain in the column's unit (``> 0 B and <= 64 TiB``)."""
         lo = f"> {self.format(self.lo)}" if self.lo_open else f">= {self.format(self.lo)}"
         if self.kind == "count":
             lo = "a whole number " + lo
@@ -125,14 +136,7 @@ class Field:
         hi = f" and <= {self.format(self.hi)}"
         if self.inf_ok:
             hi += ", or inf (no limit)"
-        example = {"size": "16GiB, 16G = 16 GiB", "rate": "200MB/s, 7000pages/s",
-                   "link": "10GbE, 25Gbps", "fraction": "0.25 or 25%"}.get(self.kind, "")
-        if self.kind == "duration":
-            example = "300ms, 2s"
-        if example:
-            example = f" (e.g. {example}; a bare number is {self.unit})" if self.unit else \
-                f" (e.g. {example})"
-        return f"{lo}{hi}{example}"
+        return lo + hi
 
     def parse(self, value: Any, page_size: float = 4096.0) -> Any:
         """Convert a human value (``"16GiB"``, ``"300ms"``, ``"2"``, ``true``) to column units and
@@ -179,8 +183,8 @@ class Field:
                 x = bare if bare is not None else x * 1e3 if self.unit == "ms" else x
             else:
                 x = units.parse_number(value, self.name, percent=k == "fraction")
-        except ParameterError:
-            raise ParameterError(self.name, value, self.allowed()) from None
+        except ParameterError as exc:   # not a number or a known unit: the forms, then the range
+            raise ParameterError(self.name, value, f"{exc.allowed}; {self.bounds()}") from None
         self.check(x, value)
         return x
 
@@ -197,7 +201,7 @@ class Field:
         text = repr(x if shown is None else shown)
         if isinstance(shown, str) and not _is_number(shown) and math.isfinite(x):
             text += f" (= {self.format(x)})"
-        raise ParameterError(self.name, _Shown(text), self.allowed())
+        raise ParameterError(self.name, Shown(text), self.allowed())
 
     def valid(self, x: float) -> bool:
         """``x`` (column units) lies in the domain (the compiled check in ``models.migration``
@@ -211,13 +215,6 @@ class Field:
         if self.kind == "count" and x != math.floor(x):
             return False
         return not self.pow2 or math.frexp(x)[0] == 0.5
-
-
-class _Shown(str):
-    """A value already formatted for a message (``repr`` is the text itself)."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def _is_number(text: str) -> bool:

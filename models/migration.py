@@ -27,8 +27,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from models import precopy
-from models.errors import ParameterError
-from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS, RESOLVED, _Shown, null_mask
+from models.errors import ParameterError, Shown
+from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS, RESOLVED, null_mask
 from models.jit import kernel, loop
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
@@ -255,7 +255,7 @@ def resolve_inputs(columns: Mapping[str, Any]) -> Inputs:
             raise ParameterError(k, f"array of shape {a.shape}", "a scalar or a 1-d array")
         if a.ndim == 1:
             if n is not None and a.shape[0] != n:
-                raise ParameterError(k, _Shown(f"an array of length {a.shape[0]}"),
+                raise ParameterError(k, Shown(f"an array of length {a.shape[0]}"),
                                      f"length {n} like the other array columns, or a scalar")
             n = a.shape[0]
     n = 1 if n is None else n
@@ -290,7 +290,7 @@ def _check_dtype(f: Any, a: np.ndarray) -> None:
                 f"human units such as '16GiB')")
     if not ok:
         shown = repr(a.item()) if a.ndim == 0 else f"an array of dtype {a.dtype}"
-        raise ParameterError(f.column, _Shown(shown), want)
+        raise ParameterError(f.column, Shown(shown), want)
 
 
 def _padded(rows: int, n: int, dtype: Any = np.float64) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from models.fields import INPUTS, OUTPUTS, Field
+from models.fields import INPUTS, OUTPUT_APPLIES, OUTPUTS, RESOLVED, STATUSES, Field
 
 #: Columns that identify a point, before the inputs.
 META_COLUMNS: tuple[str, ...] = ("point_id", "seed")
@@ -46,7 +46,10 @@ def input_type(f: Field) -> pa.DataType:
 
 def _input_field(f: Field) -> pa.Field:
     meta = {b"unit_kind": f.kind.encode(), b"unit": f.unit.encode(), b"description": f.help.encode()}
-    return pa.field(f.column, input_type(f), nullable=True, metadata=meta)
+    # null only where no value was used: a profile-resolved input of an unknown profile, a count
+    # that is not a whole number (both rows are rejected, with the reason)
+    nullable = f.column in RESOLVED or f.kind == "count"
+    return pa.field(f.column, input_type(f), nullable=nullable, metadata=meta)
 
 
 def _build() -> pa.Schema:
@@ -57,7 +60,9 @@ def _build() -> pa.Schema:
                  metadata={b"description": b"the point's own seed (random inputs derive from it)"}),
     ]
     fields += [_input_field(f) for f in INPUTS]
-    fields += [pa.field(name, arrow_type(dt), metadata={b"description": desc.encode()})
+    fields += [pa.field(name, arrow_type(dt), nullable=OUTPUT_APPLIES[name] != STATUSES,
+                        metadata={b"description": desc.encode(),
+                                  b"applies_to": ",".join(OUTPUT_APPLIES[name]).encode()})
                for name, (dt, desc) in OUTPUTS.items()]
     return pa.schema(fields)
 

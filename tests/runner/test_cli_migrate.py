@@ -36,7 +36,7 @@ def test_json_has_canonical_outputs():
 
 @pytest.mark.parametrize("args, flag, allowed", [
     (["--memory", "-5GiB"], "--memory", "> 0"),
-    (["--link", "0GbE"], "--link", "> 0"),
+    (["--link", "0GbE"], "--link", ">= 8 kbit/s"),
     (["--profile", "vmware-6"], "--profile", "vsphere-5.1"),
     (["--dirty-rate", "fast"], "--dirty-rate", "200MB/s"),
     (["--nics", "2.5"], "--nics", "whole number"),
@@ -53,7 +53,7 @@ def test_bad_values_one_line_exit_2(args, flag, allowed):
 
 def test_refused_migration_is_an_answer_not_a_crash():
     r = migsim("migrate", "--profile", "vsphere-5.1", "--link", "100Mbit/s", "--json")
-    assert r.returncode == 1
+    assert r.returncode == 0   # a refusal is the answer (issue 10: exit 0 whatever the verdict)
     row = json.loads(r.stdout)
     assert row["status"] == "rejected" and "Gbit/s" in row["reason"]
 

@@ -23,6 +23,10 @@ def test_types_follow_the_fields() -> None:
     assert SCHEMA.field("auto_converge").type == pa.bool_()
     assert SCHEMA.field("precopy_rounds").type == pa.int64()
     assert SCHEMA.field("converged").type == pa.bool_()
-    # inputs the profile decides by default may be null; the others may not
+    assert SCHEMA.field("vcpus").type == pa.int64() and SCHEMA.field("nics").type == pa.int64()
+    # an input is null only where no value was used (unknown profile, non-integral count)
     for f in INPUTS:
-        assert SCHEMA.field(f.column).nullable == (f.default is None)
+        assert SCHEMA.field(f.column).nullable == (f.default is None or f.kind == "count")
+    # outputs that do not apply to every status may be null; status and reason never
+    assert not SCHEMA.field("status").nullable and not SCHEMA.field("reason").nullable
+    assert SCHEMA.field("downtime_ms").nullable and SCHEMA.field("precopy_rounds").nullable
