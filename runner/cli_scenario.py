@@ -1,9 +1,7 @@
 """``migsim scenario``: run a cluster scenario spec (many migrations at once) and write Parquet.
 
-Exit status, as for ``migsim sweep``: 0 when every migration has a row and none *failed*
-(``rejected`` moves — refused by the profile or by admission — are answers); 1 when some failed
-(their rows are written); 2 for bad input (spec, options, run directory, unreachable Ray); 130 when
-interrupted (committed parts stay; rerun with ``--resume``).
+Exit statuses as documented in :mod:`runner.cli_common`: 0 every scenario point simulated
+(``failed`` and ``rejected`` migrations are results); 2 bad input; 3 run failure; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,11 +15,11 @@ import typer
 from runner.cli import app
 from runner.rundir import default_out
 from runner.cli_common import (
+    EXIT_HELP,
     ForceOption,
     ProgressOption,
     ResumeOption,
     echo_err,
-    exit_if_failed,
     output_state,
     run_interruptible,
 )
@@ -32,11 +30,10 @@ _HELP = (
     "--engine local (default) runs each scenario in this process, or as Ray tasks on the cluster "
     "given by --address / RAY_ADDRESS; --engine actors runs it on Ray actors, one per host and a "
     "pool for the migration streams (an embedded Ray without --address). Both give the same rows.\n\n"
-    "Results go to results/<name>/ (or --out): parts/ (one row per migration), scenarios/ (one row "
-    "per scenario point: makespan, peak concurrency, traffic, downtime), hosts/ (per host), with "
-    "spec.toml, spec.json and run.json as for sweeps.\n\n"
-    "Exit status: 0 every migration answered (rejected moves are answers), 1 some migrations "
-    "failed (their rows are written), 2 bad input, 130 interrupted (rerun with --resume)."
+    "Results go to results/<name>/ (or --out): three tables, each a directory of Parquet parts — "
+    "migrations/ (one row per migration), scenarios/ (one row per scenario point: makespan, peak "
+    "concurrency, traffic, downtime), hosts/ (per host) — with spec.toml, spec.json and run.json "
+    "as for sweeps.\n\n" + EXIT_HELP
 )
 
 
@@ -141,7 +138,8 @@ def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, 
     result = run_interruptible(
         lambda: run_scenario(spec, root, engine=engine, address=address, resume=resume,
                              force=force, batch_size=batch_size, progress=progress,
-                             host_actors=host_actors, stream_actors=stream_actors),
+                             host_actors=host_actors, stream_actors=stream_actors,
+                             on_note=lambda t: echo_err(f"migsim: {t}")),
         f"migsim: interrupted; committed parts are kept in {root}; finish with: "
         f"migsim scenario {spec.path} --out {root} --resume")
     c = result.counts
@@ -156,7 +154,6 @@ def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, 
     _print_points(result.root)
     echo_err(f"migsim: results in {result.root}; try: migsim plot {result.root} timeline "
               f"--out timeline.png")
-    exit_if_failed(result.failed, "migrations")
 
 
 def _print_points(root: Path, limit: int = 20) -> None:
@@ -172,11 +169,12 @@ def _print_points(root: Path, limit: int = 20) -> None:
 
     swept = json.loads((root / "run.json").read_text()).get("swept", {})
     path_of = {c: p for p, c in swept.items()}
-    cols = ["point_id"] + list(swept.values()) + ["makespan_s", "peak_concurrency", "completed",
+    cols = ["point_id"] + list(dict.fromkeys(swept.values())) + ["makespan_s", "peak_concurrency", "completed",
                                                   "failed", "rejected", "max_queue_wait_s",
                                                   "max_downtime_ms"]
     rows = [[_fmt(r[c], path_of.get(c, "")) for c in cols]
             for r in df.head(limit).iter_rows(named=True)]
     echo_err(table(rows, cols))
     if df.height > limit:
-        echo_err(f"(first {limit} points; all in {root / 'scenarios'})")
+        echo_err(f"(first {limit} points; all in {root / 'scenarios'}: migsim query {root} "
+                 f"\"SELECT * FROM scenarios\")")
