@@ -79,13 +79,35 @@ def scenario(
     if engine != Engine.actors and (host_actors is not None or stream_actors is not None):
         raise typer.BadParameter("--host-actors and --stream-actors need --engine actors",
                                  param_hint="--engine")
-    loaded = load_scenario(spec)
+    loaded = load_scenario(spec, on_progress=_checking_progress(spec))
     root = out if out is not None else default_out(loaded.name)
     if dry_run:
         _dry_run(loaded, root, batch_size)
         return
     _run(loaded, root, engine.value, address, resume, force, batch_size, progress, host_actors,
          stream_actors)
+
+
+def _checking_progress(path: Path, first_after_s: float = 1.0, every_s: float = 2.0) -> Any:
+    """A callback for :func:`runner.scenario_spec.load_scenario` that says, on stderr, how far
+    the check of every scenario point has got (only when it takes more than ``first_after_s``)."""
+    import time
+
+    t0 = time.monotonic()
+    last = [t0 - every_s + first_after_s]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < every_s and done < total:
+            return
+        if done >= total and now - t0 < first_after_s:
+            return
+        last[0] = now
+        left = (now - t0) / done * (total - done) if done else 0.0
+        echo_err(f"migsim: checking the points of {path}: {done:,} of {total:,} "
+                 f"({100 * done / total:.0f}%, {now - t0:.0f} s, ~{left:.0f} s left)")
+
+    return report
 
 
 def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:

@@ -938,7 +938,7 @@ def open_run(root: Path, *, kind: str, n_points: int, batch_size: int | None,
             old = _move_aside(root, run)
             run.replaced = old
             run.notes.append(f"the previous run is kept in {old} until this one is complete")
-        elif st.kind == "half-made":
+        elif st.kind == "half-made" and any(p.name != INTERNAL for p in root.iterdir()):
             run.notes.append(f"{root}: a half-made run directory (its creation was interrupted; "
                              f"nothing was computed): starting it anew")
             _clear_known(root)
@@ -959,8 +959,10 @@ def _refuse(root: Path, st: DirState, resume: bool, force: bool) -> None:
     if st.kind == "not-dir":
         raise RunDirError(f"--out {root}: exists and is not a directory; choose another --out")
     if st.kind == "not-migsim":
-        raise RunDirError(f"{root}: is not a migsim run ({st.problem.split(': ', 1)[-1]}); "
-                          f"migsim does not touch it: choose another --out")
+        if "is not a migsim run" in st.problem:
+            raise RunDirError(f"{st.problem}; migsim does not touch it: choose another --out")
+        raise RunDirError(f"{root}: is not a migsim run ({st.problem}); migsim does not touch "
+                          f"it: choose another --out")
     if st.kind == "foreign":
         flag = " --force" if force else " --resume" if resume else ""
         raise RunDirError(f"{root}: holds files migsim did not write ({_found(st)}); migsim{flag} "
