@@ -648,6 +648,21 @@ class RunLock:
         raise RunLockedError(f"{self.root}: its lock keeps changing (another process is "
                              f"replacing the directory); try again")
 
+    def check_free(self) -> None:
+        """Raise :class:`RunLockedError` if another process holds the lock (writes nothing)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(f"{self.root}: in use by another migsim process "
+                                 f"({self.holder()}); wait for it to finish or stop it, or "
+                                 f"choose another --out") from None
+        finally:
+            os.close(fd)
+
     def holder(self) -> str:
         """Who holds the lock, from its file (``"pid ? on ?"`` if it has not written yet)."""
         info: dict[str, Any] = {}
@@ -916,6 +931,8 @@ def open_run(root: Path, *, kind: str, n_points: int, batch_size: int | None,
     tables = KIND_TABLES[kind]
     check_out_path(root)
     st = inspect(root)
+    if st.kind in ("run", "half-made", "old-run"):
+        RunLock(root).check_free()  # a writer at work: name it, whatever the directory holds now
     _refuse(root, st, resume, force)
     lock = RunLock(root)
     created_root = not root.exists()
