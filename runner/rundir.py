@@ -31,8 +31,9 @@ Safety rules:
   sha256, renames it into its table directory (``os.replace``, atomic) and returns the record;
   the driver appends it to the ledger. ``--resume`` keeps a part only if its size and sha256 match
   the ledger (else it is named and recomputed); readers check sizes always and checksums with
-  ``--verify``. A part on disk that the ledger does not list was never committed (its driver died
-  first): it is not read and is recomputed on resume.
+  ``--verify``. A part on disk that the ledger does not list (its worker committed it after the
+  driver stopped) is not read by queries; ``--resume`` keeps it only if its metadata names this
+  run, batch and point range and every page decodes, and records it then.
 - **Force never deletes in place.** ``--force`` moves the old run aside to ``RUN.old-<pid>`` (a
   sibling, same filesystem) and builds the new run in ``RUN``; the old one is deleted only when the
   new run is complete (by this invocation or a later ``--resume``). Interrupted, the new run is
@@ -336,6 +337,49 @@ def verified_batches(root: Path, layout: Layout, tables: Iterable[str], *, full:
                 ok = False
                 break
         if ok and rec.get("points", stop - start) == stop - start:
+            out[b] = rec
+    return out
+
+
+def adopt_unrecorded(root: Path, layout: Layout, tables: Iterable[str], fingerprint: str,
+                     skip: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Keep the parts that workers committed after their driver stopped (so the ledger never got
+    their records): a batch absent from the ledger whose every part has this run's metadata
+    (fingerprint, batch, point range) and decodes in full is recorded now and kept.
+
+    Returns the ledger records of the batches adopted.
+    """
+    tables = tuple(tables)
+    recorded = set(read_ledger(root)) | set(skip)
+    out: dict[int, dict[str, Any]] = {}
+    for b in range(layout.n_batches):
+        if b in recorded:
+            continue
+        start, stop = layout.bounds(b)
+        files: dict[str, Any] = {}
+        meta: dict[str, Any] | None = None
+        for t in tables:
+            path = layout.with_table(t).part_path(b)
+            m = read_part_meta(path) if path.is_file() else None
+            if m is None or m.get("fingerprint") != fingerprint or m.get("batch") != b or \
+                    m.get("start") != start or m.get("stop") != stop:
+                break
+            try:
+                rows = pq.read_table(path).num_rows   # every page decodes
+            except Exception:  # noqa: BLE001 - damaged: recomputed
+                break
+            files[t] = {"name": path.name, "size": path.stat().st_size, "rows": rows,
+                        "sha256": file_sha256(path)}
+            meta = meta or m
+        else:
+            if meta is None:
+                continue
+            rec = {"batch": b, "files": files, "rows": int(meta.get("rows", stop - start)),
+                   "points": stop - start,
+                   "counts": {s: int(meta.get("counts", {}).get(s, 0)) for s in STATUSES}}
+            if tables[0] == "results" and files["results"]["rows"] != stop - start:
+                continue
+            append_ledger(root, rec)
             out[b] = rec
     return out
 
@@ -948,6 +992,7 @@ def open_run(root: Path, *, kind: str, n_points: int, batch_size: int | None,
             clean_staging(root)
             run.layout, run.manifest = layout, man
             run.existing = verified_batches(root, layout, tables, full=True, on_damaged=on_damaged)
+            run.existing.update(adopt_unrecorded(root, layout, tables, fingerprint, run.existing))
             run.manifest["versions"] = versions()
             run.manifest["migsim_version"] = migsim_version()
             return run

@@ -431,3 +431,21 @@ def test_help_documents_the_exit_codes(run_cli) -> None:
         text = " ".join(run_cli([cmd, "--help"]).stdout.split())
         for code in ("0 every point simulated", "2 bad input", "3 run failure", "130 interrupted"):
             assert code in text, (cmd, code)
+
+
+def test_parts_committed_after_the_driver_stopped_are_checked_and_kept(tmp_path: Path) -> None:
+    """A worker may commit its part after its driver was killed: the ledger never got the record.
+    --resume keeps such a part if it is this run's and decodes in full, else recomputes it."""
+    import models
+    from runner.task import run_batch
+
+    root = tmp_path / "run"
+    lay = build_run(SMALL, root, batch_size=32, batches=[0])
+    for b in (1, 2):
+        run_batch(SMALL.plan, str(root), lay.n_points, lay.batch_size, b, SMALL.fingerprint(),
+                  models.MODEL_VERSION)
+    flip_middle(lay.part_path(2), 4000)
+    run = open_small(root, resume=True)
+    run.release()
+    assert sorted(run.existing) == [0, 1]
+    assert sorted(rundir.read_ledger(root)) == [0, 1]
