@@ -1,7 +1,9 @@
 """migsim's runner: everything that runs the models (CLI, sweeps, Ray, Parquet, queries, plots).
 
-``runner.load(run_dir)`` returns a sweep's results as a Polars LazyFrame (imported lazily, so
-``import runner`` stays light for the CLI).
+``runner.load(run_dir, table=None)`` returns a table of a run as a Polars LazyFrame: ``results``
+of a sweep; ``migrations`` (the default), ``scenarios`` or ``hosts`` of a scenario run
+(:func:`runner.store.table_names` lists them). Imported lazily, so ``import runner`` stays light
+for the CLI.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The ``migsim`` command line: one Typer app; each command lives in its own module.
 
 Errors derived from :class:`models.errors.MigsimError` are printed as one line on stderr and the
-process exits with status 2 (bad input) — never a traceback.
+process exits with the error class's status (``exit_code``: 2 bad input, 3 run failure; see
+:mod:`runner.cli_common`) — never a traceback.
 """
 
 from __future__ import annotations
@@ -48,9 +49,15 @@ def _register() -> None:
 
 def main() -> None:
     """Entry point of the ``migsim`` console script."""
+    from runner.errors import EXIT_INTERRUPTED, exit_code
+
     _register()
     try:
         app()  # standalone: usage errors exit 2, typer.Exit(code) exits with its code
     except MigsimError as exc:
-        typer.echo(f"migsim: error: {exc}", err=True)
-        sys.exit(2)
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        typer.echo(f"migsim: error: {text}", err=True)
+        sys.exit(exit_code(exc))
+    except KeyboardInterrupt:  # outside a run (a run prints its own resume hint and exits 130)
+        typer.echo("migsim: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)

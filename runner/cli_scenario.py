@@ -1,9 +1,7 @@
 """``migsim scenario``: run a cluster scenario spec (many migrations at once) and write Parquet.
 
-Exit status, as for ``migsim sweep``: 0 when every migration has a row and none *failed*
-(``rejected`` moves — refused by the profile or by admission — are answers); 1 when some failed
-(their rows are written); 2 for bad input (spec, options, run directory, unreachable Ray); 130 when
-interrupted (committed parts stay; rerun with ``--resume``).
+Exit statuses as documented in :mod:`runner.cli_common`: 0 every scenario point simulated
+(``failed`` and ``rejected`` migrations are results); 2 bad input; 3 run failure; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,11 +15,11 @@ import typer
 from runner.cli import app
 from runner.rundir import default_out
 from runner.cli_common import (
+    EXIT_HELP,
     ForceOption,
     ProgressOption,
     ResumeOption,
     echo_err,
-    exit_if_failed,
     output_state,
     run_interruptible,
 )
@@ -32,11 +30,10 @@ _HELP = (
     "--engine local (default) runs each scenario in this process, or as Ray tasks on the cluster "
     "given by --address / RAY_ADDRESS; --engine actors runs it on Ray actors, one per host and a "
     "pool for the migration streams (an embedded Ray without --address). Both give the same rows.\n\n"
-    "Results go to results/<name>/ (or --out): parts/ (one row per migration), scenarios/ (one row "
-    "per scenario point: makespan, peak concurrency, traffic, downtime), hosts/ (per host), with "
-    "spec.toml, spec.json and run.json as for sweeps.\n\n"
-    "Exit status: 0 every migration answered (rejected moves are answers), 1 some migrations "
-    "failed (their rows are written), 2 bad input, 130 interrupted (rerun with --resume)."
+    "Results go to results/<name>/ (or --out): three tables, each a directory of Parquet parts — "
+    "migrations/ (one row per migration), scenarios/ (one row per scenario point: makespan, peak "
+    "concurrency, traffic, downtime), hosts/ (per host) — with spec.toml, spec.json and run.json "
+    "as for sweeps.\n\n" + EXIT_HELP
 )
 
 
@@ -82,13 +79,35 @@ def scenario(
     if engine != Engine.actors and (host_actors is not None or stream_actors is not None):
         raise typer.BadParameter("--host-actors and --stream-actors need --engine actors",
                                  param_hint="--engine")
-    loaded = load_scenario(spec)
+    loaded = load_scenario(spec, on_progress=_checking_progress(spec))
     root = out if out is not None else default_out(loaded.name)
     if dry_run:
         _dry_run(loaded, root, batch_size)
         return
     _run(loaded, root, engine.value, address, resume, force, batch_size, progress, host_actors,
          stream_actors)
+
+
+def _checking_progress(path: Path, first_after_s: float = 1.0, every_s: float = 2.0) -> Any:
+    """A callback for :func:`runner.scenario_spec.load_scenario` that says, on stderr, how far
+    the check of every scenario point has got (only when it takes more than ``first_after_s``)."""
+    import time
+
+    t0 = time.monotonic()
+    last = [t0 - every_s + first_after_s]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < every_s and done < total:
+            return
+        if done >= total and now - t0 < first_after_s:
+            return
+        last[0] = now
+        left = (now - t0) / done * (total - done) if done else 0.0
+        echo_err(f"migsim: checking the points of {path}: {done:,} of {total:,} "
+                 f"({100 * done / total:.0f}%, {now - t0:.0f} s, ~{left:.0f} s left)")
+
+    return report
 
 
 def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
@@ -141,7 +160,8 @@ def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, 
     result = run_interruptible(
         lambda: run_scenario(spec, root, engine=engine, address=address, resume=resume,
                              force=force, batch_size=batch_size, progress=progress,
-                             host_actors=host_actors, stream_actors=stream_actors),
+                             host_actors=host_actors, stream_actors=stream_actors,
+                             on_note=lambda t: echo_err(f"migsim: {t}")),
         f"migsim: interrupted; committed parts are kept in {root}; finish with: "
         f"migsim scenario {spec.path} --out {root} --resume")
     c = result.counts
@@ -156,7 +176,6 @@ def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, 
     _print_points(result.root)
     echo_err(f"migsim: results in {result.root}; try: migsim plot {result.root} timeline "
               f"--out timeline.png")
-    exit_if_failed(result.failed, "migrations")
 
 
 def _print_points(root: Path, limit: int = 20) -> None:
@@ -172,11 +191,12 @@ def _print_points(root: Path, limit: int = 20) -> None:
 
     swept = json.loads((root / "run.json").read_text()).get("swept", {})
     path_of = {c: p for p, c in swept.items()}
-    cols = ["point_id"] + list(swept.values()) + ["makespan_s", "peak_concurrency", "completed",
+    cols = ["point_id"] + list(dict.fromkeys(swept.values())) + ["makespan_s", "peak_concurrency", "completed",
                                                   "failed", "rejected", "max_queue_wait_s",
                                                   "max_downtime_ms"]
     rows = [[_fmt(r[c], path_of.get(c, "")) for c in cols]
             for r in df.head(limit).iter_rows(named=True)]
     echo_err(table(rows, cols))
     if df.height > limit:
-        echo_err(f"(first {limit} points; all in {root / 'scenarios'})")
+        echo_err(f"(first {limit} points; all in {root / 'scenarios'}: migsim query {root} "
+                 f"\"SELECT * FROM scenarios\")")

@@ -1,9 +1,7 @@
 """``migsim sweep | query | summary | plot``: run sweeps on Ray and read their results.
 
-Exit status of ``migsim sweep``: 0 when every point has a result and none *failed* (``rejected``
-points — refused by the profile or out of domain — are valid answers); 1 when some points failed
-(all rows are still written); 2 for bad input (spec, options, run directory, unreachable Ray);
-130 when interrupted (committed parts stay; rerun with ``--resume``).
+Exit statuses as documented in :mod:`runner.cli_common` (0 every point simulated, whatever the
+simulated outcomes; 2 bad input; 3 run failure; 130 interrupted).
 """
 
 from __future__ import annotations
@@ -17,11 +15,11 @@ import typer
 from runner.cli import app
 from runner.rundir import default_out
 from runner.cli_common import (
+    EXIT_HELP,
     ForceOption,
     ProgressOption,
     ResumeOption,
     echo_err,
-    exit_if_failed,
     output_state,
     run_interruptible,
 )
@@ -33,9 +31,9 @@ _SWEEP_HELP = (
     "end; with --address it joins that cluster, and `ray job submit -- migsim sweep SPEC ...` works "
     "as is.\n\n"
     "Results go to results/<sweep-name>/ (or --out): spec.toml, spec.json (resolved spec), run.json "
-    "(model version, counts) and parts/part-*.parquet.\n\n"
-    "Exit status: 0 every point answered (rejected points are answers), 1 some points failed (their "
-    "rows are written), 2 bad input, 130 interrupted (rerun with --resume)."
+    "(marker, versions, counts) and the table results/part-*.parquet (read it with "
+    "pl.scan_parquet(\"RUN/results\")). One migsim process at a time writes a run directory (a "
+    "lock); --resume verifies every kept part's checksum.\n\n" + EXIT_HELP
 )
 
 
@@ -112,7 +110,8 @@ def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
 
     result = run_interruptible(
         lambda: run_sweep(spec, root, address=address, resume=resume, force=force,
-                          batch_size=batch_size, progress=progress),
+                          batch_size=batch_size, progress=progress,
+                          on_note=lambda t: echo_err(f"migsim: {t}")),
         f"migsim: interrupted; committed parts are kept in {root}; finish with: "
         f"migsim sweep {spec.path} --out {root} --resume")
     c = result.counts
@@ -122,17 +121,22 @@ def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
     echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
               f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall, "
               f"{result.compute_s:.1f} s computing ({rate:,.0f} points/s){resumed}")
-    echo_err(f"migsim: results in {result.root} ({result.n_batches} part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
-              f"{result.root} --by profile")
-    exit_if_failed(result.failed, "points")
+    echo_err(f"migsim: results in {result.root}/results ({result.n_batches} "
+             f"part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
+             f"{result.root} --by profile")
 
 
-def _warn_incomplete(run_dir: Path) -> None:
+def _warn_incomplete(run_dir: Path, table: str | None = None, verify: bool = False) -> None:
     from runner.store import run_info
 
-    info = run_info(run_dir)
+    info = run_info(run_dir, table, verify=verify)
     if not info.complete:
         echo_err(f"migsim: warning: {info.describe_missing()}")
+
+
+VerifyOption = Annotated[bool, typer.Option(
+    "--verify", help="Check every part's sha256 against the run's ledger first (sizes are always "
+                     "checked).")]
 
 
 def _print_frame(df: Any, limit: int) -> None:
@@ -152,17 +156,25 @@ def _print_frame(df: Any, limit: int) -> None:
 def query(
     run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>).",
                                             show_default=False)],
-    sql: Annotated[str, typer.Argument(help="Polars SQL over the table `results`, e.g. "
-                                            "\"SELECT profile, avg(downtime_ms) FROM results "
-                                            "GROUP BY profile\".", show_default=False)],
+    sql: Annotated[str, typer.Argument(help="Polars SQL over the run's tables: `results` (sweeps); "
+                                            "`migrations` (alias `results`), `scenarios`, `hosts` "
+                                            "(scenario runs), e.g. \"SELECT profile, "
+                                            "avg(downtime_ms) FROM results GROUP BY profile\".",
+                                            show_default=False)],
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write the answer to FILE.csv, .parquet, .json or .ndjson.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to print (0: all).")] = 50,
+    verify: VerifyOption = False,
 ) -> None:
-    """Query a run with SQL (Polars SQL, table `results`): print a table or write a file."""
-    from runner.query import run_sql, write_frame
+    """Query a run with SQL (Polars SQL over its tables, by name): print a table or write a file.
 
-    _warn_incomplete(run_dir)
+    Only the run's tables are reachable: file and URL table functions (read_csv, read_parquet,
+    scan_..., ...) are refused.
+    """
+    from runner.query import check_confined, run_sql, write_frame
+
+    check_confined(sql)
+    _warn_incomplete(run_dir, verify=verify)
     df = run_sql(run_dir, sql)
     if out is not None:
         write_frame(df, out)
@@ -183,6 +195,10 @@ def summary(
     ] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write the summary to FILE.csv, .parquet, .json or .ndjson.")] = None,
+    table: Annotated[Optional[str], typer.Option(
+        "--table", help="Table to summarise: results (sweeps); migrations (default), scenarios or "
+                        "hosts (scenario runs).")] = None,
+    verify: VerifyOption = False,
 ) -> None:
     """Grouped medians and 95th percentiles of time, downtime and traffic, and converged share.
 
@@ -191,8 +207,12 @@ def summary(
     """
     from runner.query import summary as summarise, write_frame
 
-    _warn_incomplete(run_dir)
-    df = summarise(run_dir, [b for b in by.split(",") if b.strip()], where)
+    _warn_incomplete(run_dir, table, verify=verify)
+    if by == "profile" and table not in (None, "results", "migrations"):
+        from runner.store import load
+        if "profile" not in load(run_dir, table).collect_schema().names():
+            by = ""
+    df = summarise(run_dir, [b for b in by.split(",") if b.strip()], where, table)
     if out is not None:
         write_frame(df, out)
         echo_err(f"migsim: wrote {df.height:,} groups to {out}")

@@ -3,7 +3,9 @@
 Spec problems use :class:`models.errors.SpecError` (file, field, value, allowed). The classes here
 cover what is not a spec: a run directory that is missing or inconsistent, a query that does not
 parse, a Ray cluster that cannot be reached. ``runner.cli.main`` prints any of them as one line and
-exits with status 2.
+exits with the class's :data:`EXIT_CODES` status (``exit_code``): 2 for bad input (every
+:class:`MigsimError` unless a class says otherwise), 3 for a run that could not compute its points
+(:class:`RunFailure`: I/O error, disk full, a lost or crashed batch, Ray unreachable or failing).
 """
 
 from __future__ import annotations
@@ -11,8 +13,40 @@ from __future__ import annotations
 from models.errors import MigsimError, SpecError
 
 
+#: Exit statuses of the ``migsim`` command (documented in :mod:`runner.cli_common`).
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILURE = 3
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit status of an error: its class's ``exit_code``, else 2 (bad input)."""
+    code = getattr(type(exc), "exit_code", EXIT_BAD_INPUT)
+    return code if isinstance(code, int) and code > 0 else EXIT_BAD_INPUT
+
+
+class RunFailure(MigsimError):
+    """The run itself could not compute its points: I/O error, disk full, a lost or crashed batch.
+
+    Exit status 3 (the input was fine; rerun with ``--resume`` once the cause is fixed).
+    """
+
+    exit_code = EXIT_RUN_FAILURE
+
+
 class RunDirError(MigsimError):
-    """A run directory is missing, incomplete, or does not match the spec being resumed."""
+    """A run directory is missing, not migsim's, damaged, locked, or does not match the spec."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class RunLockedError(RunDirError):
+    """Another migsim process holds the run directory's lock (its pid, host and command named)."""
+
+
+class DamagedPartError(RunDirError):
+    """A committed part's size or checksum differs from what was recorded when it was written."""
 
 
 class QueryError(MigsimError):
@@ -23,8 +57,8 @@ class OptionError(MigsimError):
     """Command-line options that contradict each other."""
 
 
-class RayError(MigsimError):
-    """Ray could not be started or reached, or a batch failed in a way retries did not fix."""
+class RayError(RunFailure):
+    """Ray could not be started or reached, or a batch failed in a way retries did not fix (exit 3)."""
 
 
 class SpecFileError(SpecError):

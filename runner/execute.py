@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
@@ -87,6 +89,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     common: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     if addr:
         probe(addr)
+    handlers = _signal_handlers()
     try:
         if addr:
             ray.init(address=addr, **common)
@@ -98,10 +101,33 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         where = f"the Ray cluster at {addr}" if addr else "an embedded Ray"
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RayError(f"cannot connect to {where}: {msg}") from None
+    _restore_signal_handlers(handlers)
     try:
         yield addr or "embedded"
     finally:
         ray.shutdown()
+
+
+def _signal_handlers() -> dict[int, Any]:
+    """This process's SIGINT/SIGTERM handlers (main thread only; else empty)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signal_handlers(handlers: dict[int, Any]) -> None:
+    """Put back the handlers ``ray.init`` replaced.
+
+    ``ray.init`` installs its own SIGTERM handler in the driver (and the core worker's fault
+    handler prints "*** SIGTERM received ... PC: @" with a stack dump): a SIGTERM the user sends
+    must reach migsim's handler (resume hint, exit 130) instead.
+    """
+    for sig, h in handlers.items():
+        if h is not None:
+            try:
+                signal.signal(sig, h)
+            except (TypeError, ValueError):
+                pass
 
 
 def cluster_cpus() -> int:
@@ -138,7 +164,8 @@ def dispatch(plan: Plan, layout: Layout, batches: Iterable[int], fingerprint: st
     Raises
     ------
     RayError
-        If a batch fails for good (its retries exhausted, or an error in the runner itself).
+        If a batch fails for good (its retries exhausted, or an error in the runner itself): a
+        :class:`~runner.errors.RunFailure`, exit status 3.
     """
     import ray
 

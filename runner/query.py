@@ -1,21 +1,29 @@
-"""Questions to a run: Polars SQL over the rows, grouped summaries, and writing frames out.
+"""Questions to a run: Polars SQL over its tables, grouped summaries, and writing frames out.
 
-The SQL table is ``results`` (one row per point, columns as in :mod:`runner.schema`). A summary
-groups the points by one or more input columns and reports, per group, how many points completed,
-were rejected or failed, the share that converged (of the completed), and the median and 95th
-percentile of total time, downtime and traffic over the completed points.
+Every table of the run is registered by name: ``results`` for a sweep (one row per point, columns
+as in :mod:`runner.schema`); ``migrations``, ``scenarios`` and ``hosts`` for a scenario run, with
+``results`` as an alias of ``migrations``. Queries are confined to the run: nothing but its tables
+is reachable — file and URL table functions (``read_csv('/etc/hostname')``, ``read_parquet``,
+``scan_*``, ...) are refused before Polars sees the query (Polars SQL has no switch to disable
+them), and Polars resolves no other relation (no Python globals, no paths in ``FROM``).
+
+A summary groups the rows by one or more columns and reports, per group, how many points
+completed, were rejected or failed, the share that converged (of the completed), and the median
+and 95th percentile of total time, downtime and traffic over the completed points (tables without
+a ``status`` column: row count and the median and 95th percentile of every float column).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from models.fields import INPUT_BY_NAME
-from runner.errors import QueryError
+from runner.errors import DamagedPartError, QueryError, RunDirError
 from runner.schema import COLUMNS
-from runner.store import load
+from runner.store import ALIASES, find_damaged, load, run_info, table_names
 
 #: Output formats of ``--out`` by suffix.
 WRITERS = (".csv", ".parquet", ".json", ".ndjson")
@@ -47,31 +55,106 @@ def resolve_column(name: str, columns: Any = COLUMNS) -> str:
                      f"({', '.join(columns)}) or a model input name ({', '.join(INPUT_BY_NAME)})")
 
 
-def run_sql(run_dir: str | os.PathLike[str], sql: str):  # -> polars.DataFrame
-    """Run a Polars SQL query over a run (table ``results``) and collect the answer.
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?(?:\*/|$)", re.DOTALL)
+_STRING = re.compile(r"'(?:[^']|'')*'?")
+_QUOTED_ID = re.compile(r'"((?:[^"]|"")*)"?|`([^`]*)`?')
+#: Table functions that read files or URLs (Polars SQL: read_csv, read_parquet, read_json,
+#: read_ipc, ...; any read_* / scan_* name is refused, present or future).
+_FILE_FUNCTION = re.compile(r"\b((?:read|scan)_\w*|load_\w*)\s*\(", re.IGNORECASE)
+_PATH_IN_FROM = re.compile(r"\b(?:from|join)\s*(?:\(\s*)*'", re.IGNORECASE)
+
+
+def check_confined(sql: str, where: str = "query") -> None:
+    """Refuse SQL that could reach anything but the run's tables (files, URLs).
+
+    Comments are dropped, string literals emptied and quoted identifiers unquoted first, so
+    ``"read_csv"('/etc/hostname')`` or ``READ_CSV /**/ (...)`` are caught as well.
 
     Raises
     ------
     QueryError
-        For SQL that does not parse or names unknown columns, in one line.
+        Naming the function (or the string in ``FROM``) that was refused.
+    """
+    text = _COMMENT.sub(" ", sql)
+    if _PATH_IN_FROM.search(_QUOTED_ID.sub(" x ", text)):
+        raise QueryError(f"{where}: a file or URL in FROM is not allowed; a query reads the "
+                         f"run's tables only")
+    text = _STRING.sub("''", text)
+    text = _QUOTED_ID.sub(lambda m: m.group(1) or m.group(2) or "", text)
+    text = _COMMENT.sub(" ", text)
+    m = _FILE_FUNCTION.search(text)
+    if m:
+        raise QueryError(f"{where}: {m.group(1)}(...) is not allowed: a query reads the run's "
+                         f"tables only, not files or URLs")
+
+
+def tables(run_dir: str | os.PathLike[str], verify: bool = False) -> dict[str, Any]:
+    """Every table of a run by SQL name (LazyFrames), aliases included.
+
+    Tables of a scenario run that have no part yet are left out (the main one must have parts).
+    """
+    info = run_info(run_dir, verify=verify)
+    out: dict[str, Any] = {}
+    for t in table_names(run_dir):
+        try:
+            out[t] = load(run_dir, t, verify=verify)
+        except DamagedPartError:
+            raise
+        except RunDirError:
+            continue
+    for alias, target in ALIASES.get(info.manifest["kind"], {}).items():
+        if target in out:
+            out[alias] = out[target]
+    return out
+
+
+def _failed(run_dir: str | os.PathLike[str], what: str, exc: BaseException) -> QueryError:
+    """A query failure as one line; a damaged part is named rather than a decoder's complaint."""
+    bad = find_damaged(run_dir)
+    if bad is not None:
+        return bad  # type: ignore[return-value]
+    return QueryError(f"{what}: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def run_sql(run_dir: str | os.PathLike[str], sql: str, *, verify: bool = False):
+    """Run a Polars SQL query over a run's tables and collect the answer (a polars.DataFrame).
+
+    Parameters
+    ----------
+    run_dir : path
+        The run.
+    sql : str
+        The query; tables by name (``results``; ``migrations``, ``scenarios``, ``hosts``).
+    verify : bool
+        Check every part's sha256 first (else sizes only).
+
+    Raises
+    ------
+    QueryError
+        For SQL that does not parse, names unknown columns or reaches outside the run, in one line.
+    DamagedPartError
+        Naming a part whose size or checksum differs from the ledger.
     """
     import polars as pl
 
-    lf = load(run_dir)
+    check_confined(sql)
+    frames = tables(run_dir, verify=verify)
     try:
-        with pl.SQLContext(results=lf, eager=False) as ctx:
+        with pl.SQLContext(frames, eager=False, register_globals=False) as ctx:
             return ctx.execute(sql).collect()
-    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
-        raise QueryError(f"query failed: {type(exc).__name__}: {_one_line(exc)}") from None
+    except (pl.exceptions.PolarsError, ValueError, TypeError, OSError) as exc:
+        raise _failed(run_dir, "query failed", exc) from None
 
 
-def filtered(run_dir: str | os.PathLike[str], where: str | None):  # -> polars.LazyFrame
-    """The rows of a run, optionally filtered by a SQL predicate (``profile = 'qemu'``)."""
+def filtered(run_dir: str | os.PathLike[str], where: str | None, table: str | None = None, *,
+             verify: bool = False):  # -> polars.LazyFrame
+    """The rows of a table of a run, optionally filtered by a SQL predicate (``profile = 'qemu'``)."""
     import polars as pl
 
-    lf = load(run_dir)
+    lf = load(run_dir, table, verify=verify)
     if not where:
         return lf
+    check_confined(where, f"--where {where!r}")
     try:
         with pl.SQLContext(results=lf, eager=False) as ctx:
             out = ctx.execute(f"SELECT * FROM results WHERE {where}")
@@ -81,8 +164,9 @@ def filtered(run_dir: str | os.PathLike[str], where: str | None):  # -> polars.L
         raise QueryError(f"--where {where!r}: {type(exc).__name__}: {_one_line(exc)}") from None
 
 
-def summary(run_dir: str | os.PathLike[str], by: list[str], where: str | None = None):
-    """Grouped statistics of a run (a polars.DataFrame, one row per group, sorted by the keys).
+def summary(run_dir: str | os.PathLike[str], by: list[str], where: str | None = None,
+            table: str | None = None, *, verify: bool = False):
+    """Grouped statistics of a table of a run (a polars.DataFrame, one row per group, sorted).
 
     Parameters
     ----------
@@ -91,13 +175,30 @@ def summary(run_dir: str | os.PathLike[str], by: list[str], where: str | None = 
     by : list of str
         Columns or canonical input names to group by (empty: one row for the whole run).
     where : str, optional
-        SQL predicate selecting the points first.
+        SQL predicate selecting the rows first.
+    table : str, optional
+        The table (default: ``results`` for sweeps, ``migrations`` for scenario runs).
+    verify : bool
+        Check every part's sha256 first (else sizes only).
     """
     import polars as pl
 
-    lf = filtered(run_dir, where)
-    names = lf.collect_schema().names()
+    lf = filtered(run_dir, where, table, verify=verify)
+    schema = lf.collect_schema()
+    names = schema.names()
     keys = [resolve_column(b, names) for b in by if b.strip()]
+    if "status" not in names:
+        floats = [c for c, t in schema.items() if t.is_float() and c not in keys]
+        aggs_plain: list[Any] = [pl.len().alias("rows")]
+        for c in floats:
+            aggs_plain += [pl.col(c).median().alias(f"{c}_p50"),
+                           pl.col(c).quantile(0.95, "linear").alias(f"{c}_p95")]
+        try:
+            if keys:
+                return lf.group_by(keys).agg(aggs_plain).sort(keys).collect()
+            return lf.select(aggs_plain).collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise _failed(run_dir, "summary failed", exc) from None
     done = pl.col("status") == "completed"
     aggs: list[Any] = [
         pl.len().alias("points"),
@@ -114,8 +215,8 @@ def summary(run_dir: str | os.PathLike[str], by: list[str], where: str | None = 
             df = lf.group_by(keys).agg(aggs).sort(keys).collect()
         else:
             df = lf.select(aggs).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise QueryError(f"summary failed: {type(exc).__name__}: {_one_line(exc)}") from None
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _failed(run_dir, "summary failed", exc) from None
     return df
 
 

@@ -1,16 +1,17 @@
 """Run a scenario spec end to end: validated points → engine (in-process or Ray actors) → Parquet.
 
-The run directory has the layout of a sweep's (``runner.rundir``), with two more tables::
+The run directory has the layout of a sweep's (``runner.rundir``), with three tables::
 
     results/<name>/
-      spec.toml, spec.json, run.json     as for sweeps (run.json: kind migsim-scenario-run)
-      parts/part-000000.parquet ...      one row per migration (the table `migsim query` reads)
-      scenarios/part-000000.parquet ...  one row per scenario point (makespan, peak concurrency...)
-      hosts/part-000000.parquet ...      one row per host and point (bytes, peak NIC load, queue)
+      spec.toml, spec.json, run.json, .migsim/   as for sweeps (run.json: kind migsim-scenario-run)
+      migrations/part-000000.parquet ...  one row per migration (`migsim query`: migrations, results)
+      scenarios/part-000000.parquet ...   one row per scenario point (makespan, peak concurrency...)
+      hosts/part-000000.parquet ...       one row per host and point (bytes, peak NIC load, queue)
 
-Part ``k`` holds scenario points ``k*batch_size ..``; the three files of a batch are written under
-temporary names and renamed (hosts, scenarios, then the migrations part, whose presence marks the
-batch done), so ``--resume`` keeps every complete batch and a rerun never duplicates rows.
+Part ``k`` of each table holds scenario points ``k*batch_size ..``; the three files of a batch are
+written in staging and renamed into place, and the batch is committed when the driver records the
+three files (size, rows, sha256) in the ledger, so ``--resume`` keeps every complete, intact batch
+and a rerun never duplicates rows.
 
 Executions (the rows are the same whichever runs them):
 
@@ -47,14 +48,13 @@ from models.scenario import (
     Scenario,
 )
 from runner import rundir
-from runner.errors import RunDirError
+from runner.errors import RunDirError, RunFailure
 from runner.progress import Progress
 from runner.rundir import Layout
 from runner.scenario_spec import ScenarioSpec, load_scenario
 from runner.schema import arrow_type
 
-SCENARIOS = "scenarios"
-HOSTS = "hosts"
+MIGRATIONS, SCENARIOS, HOSTS = rundir.SCENARIO_TABLES
 ENGINES = ("local", "actors")
 MANIFEST_KIND = "migsim-scenario-run"
 
@@ -96,21 +96,34 @@ def _meta(desc: str) -> dict[bytes, bytes]:
 
 
 def schemas(spec: ScenarioSpec) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
-    """Arrow schemas of the migrations, scenarios and hosts tables of a run."""
-    axes = [pa.field(c, t, metadata=_meta("swept spec field")) for c, t in _axis_types(spec).items()]
+    """Arrow schemas of the migrations, scenarios and hosts tables of a run.
+
+    A swept path whose column name is already a column of a table (``profile`` in ``[grid]``: the
+    migrations table has the ``profile`` input and the scenarios table its ``profile`` column)
+    adds no second column there: the table's own column already holds the point's value.
+    """
+    axis_fields = [pa.field(c, t, metadata=_meta("swept spec field"))
+                   for c, t in _axis_types(spec).items()]
+
+    def without(taken: list[pa.Field], later: list[str]) -> list[pa.Field]:
+        names = {f.name for f in taken} | set(later)
+        return [f for f in axis_fields if f.name not in names]
+
+    mig_later = list(TIMELINE_COLUMNS) + [f.column for f in INPUTS] + list(OUTPUTS)
     head = [pa.field("point_id", pa.int64(), nullable=False,
                      metadata=_meta("index of the scenario point in its sweep")),
             pa.field("scenario", pa.string(), metadata=_meta("scenario name"))]
-    mig = head + axes + [pa.field(k, arrow_type(d), metadata=_meta(h))
-                         for k, (d, h) in TIMELINE_COLUMNS.items()]
+    mig = head + without(head, mig_later) + [pa.field(k, arrow_type(d), metadata=_meta(h))
+                                             for k, (d, h) in TIMELINE_COLUMNS.items()]
     mig += [pa.field(f.column, arrow_type(f.dtype), nullable=f.default is None,
                      metadata={b"unit_kind": f.kind.encode(), b"description": f.help.encode()})
             for f in INPUTS]
     mig += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in OUTPUTS.items()]
-    summ = head + [pa.field("profile", pa.string(), metadata=_meta("hypervisor profile"))] + axes
+    summ = head + [pa.field("profile", pa.string(), metadata=_meta("hypervisor profile"))]
+    summ += without(summ, list(SUMMARY_COLUMNS))
     summ += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in SUMMARY_COLUMNS.items()]
-    hosts = head + axes + [pa.field(k, arrow_type(d), metadata=_meta(h))
-                           for k, (d, h) in HOST_COLUMNS.items()]
+    hosts = head + without(head, list(HOST_COLUMNS))
+    hosts += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in HOST_COLUMNS.items()]
     return pa.schema(mig), pa.schema(summ), pa.schema(hosts)
 
 
@@ -160,6 +173,8 @@ def evaluate(spec: ScenarioSpec, start: int, stop: int,
     """
     mig_schema, sum_schema, host_schema = schemas(spec)
     axis_cols = spec.columns()
+    mig_axes, sum_axes, host_axes = (_swept_in(sch, axis_cols)
+                                     for sch in (mig_schema, sum_schema, host_schema))
     mig: dict[str, list[Any]] = {f.name: [] for f in mig_schema}
     summ: dict[str, list[Any]] = {f.name: [] for f in sum_schema}
     hst: dict[str, list[Any]] = {f.name: [] for f in host_schema}
@@ -171,7 +186,7 @@ def evaluate(spec: ScenarioSpec, start: int, stop: int,
         n = len(scn.moves)
         mig["point_id"] += [p] * n
         mig["scenario"] += [scn.name] * n
-        for path, col in axis_cols.items():
+        for path, col in mig_axes.items():
             mig[col] += [vals[path]] * n
         for k in TIMELINE_COLUMNS:
             mig[k] += res.rows[k].tolist()
@@ -184,14 +199,20 @@ def evaluate(spec: ScenarioSpec, start: int, stop: int,
         summ["point_id"].append(p)
         summ["scenario"].append(scn.name)
         summ["profile"].append(scn.profile)
-        for path, col in axis_cols.items():
+        for path, col in sum_axes.items():
             summ[col].append(vals[path])
         for k in SUMMARY_COLUMNS:
             summ[k].append(res.summary[k])
-        _host_rows(hst, p, scn, res, vals, axis_cols)
+        _host_rows(hst, p, scn, res, vals, host_axes)
     rows = len(mig["point_id"])
     return Batch(_table(mig, mig_schema), _table(summ, sum_schema), _table(hst, host_schema),
                  counts, stop - start, rows)
+
+
+def _swept_in(schema: pa.Schema, axis_cols: dict[str, str]) -> dict[str, str]:
+    """The swept paths that have their own column in a table (see :func:`schemas`)."""
+    own = {f.name for f in schema if (f.metadata or {}).get(b"description") == b"swept spec field"}
+    return {p: c for p, c in axis_cols.items() if c in own}
 
 
 def _host_rows(hst: dict[str, list[Any]], p: int, scn: Scenario, res: Result,
@@ -216,61 +237,25 @@ def _host_rows(hst: dict[str, list[Any]], p: int, scn: Scenario, res: Result,
 
 
 # ====================================================================== run directory
-class _TableLayout(Layout):
-    """A :class:`Layout` whose parts live in another subdirectory (scenarios/, hosts/)."""
-
-    sub: str = SCENARIOS
-
-    @property
-    def parts_dir(self) -> Path:
-        return self.root / self.sub
-
-
-class _ScenarioLayout(_TableLayout):
-    sub = SCENARIOS
-
-
-class _HostLayout(_TableLayout):
-    sub = HOSTS
-
-
 def _layouts(root: Path, n: int, bs: int) -> tuple[Layout, Layout, Layout]:
-    return Layout(root, n, bs), _ScenarioLayout(root, n, bs), _HostLayout(root, n, bs)
+    return tuple(Layout(root, n, bs, t) for t in rundir.SCENARIO_TABLES)  # type: ignore[return-value]
 
 
 def write_batch(root: Path, n_points: int, batch_size: int, batch: int, b: Batch,
                 fingerprint: str, engine: str) -> dict[str, Any]:
-    """Commit a batch's three parts (hosts, scenarios, then migrations); return its counters."""
+    """Write a batch's three parts (hosts, scenarios, migrations); return its counters and the
+    parts' records (``files``: table -> name, size, rows, sha256) for the driver's ledger."""
     mig_l, sum_l, host_l = _layouts(root, n_points, batch_size)
     start, stop = mig_l.bounds(batch)
     node = rundir.node_id()
     meta = {"batch": batch, "start": start, "stop": stop, "points": b.points, "rows": b.rows,
             "fingerprint": fingerprint, "model_version": models.MODEL_VERSION,
             "counts": b.counts, "node_id": node, "pid": os.getpid(), "engine": engine}
-    for lay in (sum_l, host_l):
-        lay.parts_dir.mkdir(parents=True, exist_ok=True)
-    rundir.write_part(host_l, batch, b.hosts, meta)
-    rundir.write_part(sum_l, batch, b.scenarios, meta)
-    rundir.write_part(mig_l, batch, b.migrations, meta)
-    return {"batch": batch, "points": b.points, "rows": b.rows, **b.counts, "node_id": node}
-
-
-def batch_is_valid(root: Path, n_points: int, batch_size: int, batch: int,
-                   fingerprint: str) -> dict[str, Any] | None:
-    """The migrations part's metadata when all three parts of a batch are committed and match."""
-    lays = _layouts(root, n_points, batch_size)
-    start, stop = lays[0].bounds(batch)
-    metas = []
-    for lay in lays:
-        path = lay.part_path(batch)
-        meta = rundir.read_part_meta(path) if path.is_file() else None
-        if (meta is None or meta.get("fingerprint") != fingerprint or meta.get("batch") != batch
-                or meta.get("points") != stop - start):
-            return None
-        metas.append(meta)
-    if metas[0]["num_rows"] != metas[0]["rows"]:
-        return None
-    return metas[0]
+    files = {HOSTS: rundir.write_part(host_l, batch, b.hosts, meta),
+             SCENARIOS: rundir.write_part(sum_l, batch, b.scenarios, meta),
+             MIGRATIONS: rundir.write_part(mig_l, batch, b.migrations, meta)}
+    return {"batch": batch, "points": b.points, "rows": b.rows, **b.counts, "node_id": node,
+            "files": files}
 
 
 # ====================================================================== progress
@@ -300,8 +285,8 @@ def _manifest(spec: ScenarioSpec, layout: Layout, fingerprint: str, engine: str)
     return {
         **rundir.base_manifest(MANIFEST_KIND, spec.name, spec.path, fingerprint, layout),
         "engine": engine, "counts": {s: 0 for s in STATUSES}, "migrations": 0, "wall_s": None,
-        "tables": {rundir.PARTS: "one row per migration", SCENARIOS: "one row per scenario point",
-                   HOSTS: "one row per host and scenario point"},
+        "table_rows": {MIGRATIONS: "one row per migration", SCENARIOS: "one row per scenario point",
+                       HOSTS: "one row per host and scenario point"},
         "swept": spec.columns(),
     }
 
@@ -309,8 +294,8 @@ def _manifest(spec: ScenarioSpec, layout: Layout, fingerprint: str, engine: str)
 def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None, *,
                  engine: str = "local", address: str | None = None, resume: bool = False,
                  force: bool = False, batch_size: int | None = None, progress: bool = True,
-                 host_actors: int | None = None, stream_actors: int | None = None
-                 ) -> ScenarioRunResult:
+                 host_actors: int | None = None, stream_actors: int | None = None,
+                 on_note: Callable[[str], None] | None = None) -> ScenarioRunResult:
     """Run a scenario spec and write its run directory.
 
     Parameters
@@ -330,11 +315,15 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         Progress bar on stderr.
     host_actors, stream_actors : int, optional
         Actor counts for ``engine="actors"``.
+    on_note : callable, optional
+        Called with each note for the user (half-made directory, damaged part recomputed).
 
     Raises
     ------
-    SpecError, RunDirError, RayError
-        Before anything is written, for a bad spec, output location or cluster.
+    SpecError, RunDirError
+        Before anything is written, for a bad spec or output location (exit 2).
+    RunFailure, RayError
+        When the run could not compute its points (exit 3); committed batches stay.
     """
     t0 = time.monotonic()
     if engine not in ENGINES:
@@ -343,41 +332,46 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         spec = load_scenario(spec)
     root = Path(out) if out is not None else rundir.default_out(spec.name)
     fingerprint = spec.fingerprint()
-    resuming = resume and rundir.is_run_dir(root)
-    if resuming:
-        layout, man = rundir.resume_layout(root, spec.n_points, fingerprint, batch_size,
-                                           kind=MANIFEST_KIND, what="scenario spec")
-    else:
-        layout = Layout(root, spec.n_points, spec.effective_batch_size(batch_size))
-        rundir.check_fresh(root, force)
-        man = _manifest(spec, layout, fingerprint, engine)
     address = address or os.environ.get("RAY_ADDRESS") or None
     use_ray = engine == "actors" or address is not None
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        notes.append(text)
+        if on_note is not None:
+            on_note(text)
+
+    if address:
+        from runner.execute import probe
+        probe(address)
+    run = rundir.open_run(
+        root, kind=MANIFEST_KIND, n_points=spec.n_points, batch_size=batch_size,
+        default_batch_size=spec.effective_batch_size(batch_size), fingerprint=fingerprint,
+        resume=resume, force=force,
+        new_manifest=lambda lay: _manifest(spec, lay, fingerprint, engine),
+        spec_text=spec.text, resolved=spec.resolved, what="scenario spec",
+        on_damaged=lambda p, why: note(f"{p}: {why}; recomputing it"))
+    for text in run.notes:
+        note(text)
+    layout, existing = run.layout, run.existing
     moves = spec.move_counts()
-    result = ScenarioRunResult(root=root, n_points=spec.n_points, n_batches=layout.n_batches)
+    result = ScenarioRunResult(root=root, n_points=spec.n_points, n_batches=layout.n_batches,
+                               notes=notes)
+    result.keep(existing)
+    result.migrations += sum(int(rec.get("rows", 0)) for rec in existing.values())
+    started = False
 
     def body() -> None:
-        existing: dict[int, dict[str, Any]] = {}
-        if resuming:
-            for lay in _layouts(root, layout.n_points, layout.batch_size):
-                rundir.clean_temporaries(lay)
-            for b in range(layout.n_batches):
-                meta = batch_is_valid(root, layout.n_points, layout.batch_size, b, fingerprint)
-                if meta is not None:
-                    existing[b] = meta
-            result.keep(existing)
-            result.migrations += sum(int(meta.get("rows", 0)) for meta in existing.values())
-        else:
-            rundir.prepare_fresh(root, force)
-            rundir.create(root, spec.text, spec.resolved(), man)
-        man.update(status="running", updated=rundir.now(), engine=engine)
-        rundir.write_json(root / rundir.MANIFEST, man)
+        nonlocal started
+        started = True
+        run.save(status="running", engine=engine)
         done_moves = sum(sum(moves[layout.bounds(b)[0]:layout.bounds(b)[1]]) for b in existing)
         bar = MigrationProgress(sum(moves), done_moves, enabled=progress)
         bar.draw(force=True)
         missing = [b for b in range(layout.n_batches) if b not in existing]
 
         def on_result(stats: dict[str, Any]) -> None:
+            run.record(stats)
             result.add(stats)
             result.migrations += int(stats["rows"])
             result.computed_points += int(stats["points"])
@@ -396,22 +390,32 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
                     batch = evaluate(spec, start, stop, on_progress=bar.advance)
                     on_result(write_batch(root, layout.n_points, layout.batch_size, b, batch,
                                           fingerprint, engine))
-        except BaseException:
+        finally:
             bar.close()
-            rundir.mark_interrupted(root, man, counts=result.counts, migrations=result.migrations)
-            raise
-        bar.close()
 
-    if use_ray:
-        from runner.execute import ray_session
-        with ray_session(address):
+    try:
+        if use_ray:
+            from runner.execute import ray_session
+            with ray_session(address):
+                body()
+        else:
             body()
-    else:
-        body()
+    except BaseException as exc:
+        if not started and isinstance(exc, RunFailure):
+            run.abandon()  # Ray did not start: leave no trace of a run created just now
+        else:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            run.interrupted(status, counts=result.counts, migrations=result.migrations)
+        if isinstance(exc, OSError):
+            raise rundir.path_error(root, exc) from None
+        raise
     result.wall_s = time.monotonic() - t0
-    man.update(status="complete", updated=rundir.now(), counts=result.counts,
-               migrations=result.migrations, wall_s=round(result.wall_s, 3))
-    rundir.write_json(root / rundir.MANIFEST, man)
+    try:
+        run.complete(counts=result.counts, migrations=result.migrations,
+                     wall_s=round(result.wall_s, 3))
+    except OSError as exc:
+        raise rundir.path_error(root, exc) from None
+    notes.extend(n for n in run.notes if n not in notes)
     return result
 
 
@@ -458,8 +462,8 @@ def _run_tasks(spec: ScenarioSpec, layout: Layout, missing: list[int], fingerpri
     cap = max(2, 2 * cluster_cpus())
 
     def submit(b: int) -> Any:
-        return task.remote(spec_ref, str(layout.root), layout.n_points, layout.batch_size, b,
-                           fingerprint)
+        return task.remote(spec_ref, str(layout.root.resolve()), layout.n_points,
+                           layout.batch_size, b, fingerprint)
 
     def on_done(b: int, stats: dict[str, Any]) -> None:
         on_result(stats)
@@ -477,16 +481,10 @@ def load_tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     RunDirError
         If ``run_dir`` is not a scenario run or holds no results.
     """
-    import polars as pl
+    from runner import store
 
     root = Path(run_dir)
     man = rundir.read_manifest(root)
-    if man.get("kind") != MANIFEST_KIND:
-        raise RunDirError(f"{root}: is not a scenario run (run.json kind {man.get('kind')!r})")
-    out = {}
-    for name, sub in (("migrations", rundir.PARTS), ("scenarios", SCENARIOS), ("hosts", HOSTS)):
-        parts = sorted((root / sub).glob("part-*.parquet"))
-        if not parts:
-            raise RunDirError(f"{root}: no results yet (no committed part in {root / sub})")
-        out[name] = pl.scan_parquet([str(p) for p in parts])
-    return out
+    if man["kind"] != MANIFEST_KIND:
+        raise RunDirError(f"{root}: is not a scenario run (run.json kind {man['kind']!r})")
+    return {t: store.load(root, t) for t in rundir.SCENARIO_TABLES}

@@ -71,7 +71,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,8 +249,17 @@ def is_scenario_file(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def load_scenario(path: str | os.PathLike[str]) -> ScenarioSpec:
+def load_scenario(path: str | os.PathLike[str],
+                  on_progress: Callable[[int, int], None] | None = None) -> ScenarioSpec:
     """Read, parse and validate a scenario spec (every point is built once).
+
+    Parameters
+    ----------
+    path : path
+        The TOML file.
+    on_progress : callable, optional
+        Called as ``on_progress(points_checked, n_points)`` while the points are built (every
+        :data:`PROGRESS_EVERY` points and at the end).
 
     Raises
     ------
@@ -258,12 +267,22 @@ def load_scenario(path: str | os.PathLike[str]) -> ScenarioSpec:
         Naming the file, the field, the value and what is allowed.
     """
     text = read_spec_file(path)
-    return parse_scenario(text, str(path), default_name=Path(path).stem)
+    return parse_scenario(text, str(path), default_name=Path(path).stem, on_progress=on_progress)
+
+
+#: Points between two calls of a validation progress callback.
+PROGRESS_EVERY = 2_000
 
 
 def parse_scenario(text: str, where: str = "<scenario>", default_name: str = "scenario",
-                   check_points: bool = True) -> ScenarioSpec:
-    """Parse and validate TOML text (see the module docstring)."""
+                   check_points: bool = True,
+                   on_progress: Callable[[int, int], None] | None = None) -> ScenarioSpec:
+    """Parse and validate TOML text (see the module docstring).
+
+    The number of points is known from the sweep forms before any axis is built, and refused
+    beyond :data:`MAX_POINTS`; then every point is built once (``check_points``), reporting to
+    ``on_progress`` as it goes.
+    """
     doc = parse_toml(text, where)
     if doc.get("kind") != KIND:
         if "kind" not in doc:
@@ -301,7 +320,15 @@ def parse_scenario(text: str, where: str = "<scenario>", default_name: str = "sc
                         f"at most {MAX_POINTS:,} scenario points")
     build(doc, where, name)            # the base document on its own
     if check_points:
-        spec._cache["moves"] = [len(spec.scenario(i).moves) for i in range(spec.n_points)]
+        moves: list[int] = []
+        n = spec.n_points
+        for i in range(n):
+            moves.append(len(spec.scenario(i).moves))
+            if on_progress is not None and (i + 1) % PROGRESS_EVERY == 0:
+                on_progress(i + 1, n)
+        if on_progress is not None:
+            on_progress(n, n)
+        spec._cache["moves"] = moves
     return spec
 
 
@@ -393,7 +420,8 @@ def _override_field(doc: dict[str, Any], where: str, path: str, key: str) -> Fie
     if key == MAX_CONCURRENT:
         return Field(key, key, "count", math.inf, "scenario-wide cap", lo=1.0)
     profile = doc.get("profile", PROFILE.default)
-    pol = PROFILES.get(profile, PROFILES[PROFILE.default])
+    pol = PROFILES.get(profile if isinstance(profile, str) else PROFILE.default,
+                       PROFILES[PROFILE.default])
     names = _override_names()
     if key not in names:
         close = difflib.get_close_matches(key, names, n=1)
@@ -428,10 +456,16 @@ def _value(f: Field, v: Any) -> Any:
     return x
 
 
+def _show_len(raw: Any, n: int) -> Any:
+    from runner.values import _Literal
+    return _Literal(f"{n:,} values")
+
+
 def _axes(doc: dict[str, Any], where: str, seed: int) -> tuple[Axis, ...]:
     axes: list[Axis] = []
     seen: dict[str, str] = {}
     parser = FieldParser(where, seed, 4096.0)
+    n_points = 1
     for section in ("grid", "zip"):
         table = doc.get(section, {})
         if not isinstance(table, dict):
@@ -439,12 +473,21 @@ def _axes(doc: dict[str, Any], where: str, seed: int) -> tuple[Axis, ...]:
         flat = _flatten(table)
         zipped: dict[str, list[Any]] = {}
         first: tuple[str, int] | None = None
+        zip_len = 1
         for path, raw in flat.items():
             f = _sweep_field(doc, where, path, section, raw)
             if path in seen:
                 raise SpecError(where, f"{section}.{path}", raw,
                                 f"{path} swept once (already in [{seen[path]}])")
             seen[path] = section
+            n = parser.length(f, raw, f"{section}.{path}")   # known before anything is built
+            if section == "grid":
+                n_points *= n
+            elif n > zip_len:
+                n_points, zip_len = n_points // zip_len * n, n
+            if n_points > MAX_POINTS:
+                raise SpecError(where, f"{section}.{path}", _show_len(raw, n),
+                                f"at most {MAX_POINTS:,} scenario points in all (too many points)")
             got = parser.parse(f, raw, f"{section}.{path}", random_ok=False)
             vals = [_value(f, v) for v in (got.values if isinstance(got, Values) else [got.value])]
             if section == "grid":
@@ -528,7 +571,7 @@ class _B:
     # ------------------------------------------------------------------ parts
     def build(self) -> Scenario:
         profile = self.doc.get("profile", PROFILE.default)
-        if profile not in PROFILES:
+        if not isinstance(profile, str) or profile not in PROFILES:
             raise self.err("profile", profile, "one of " + ", ".join(PROFILES))
         overrides, max_conc = self.overrides(profile)
         hosts, host_groups = self.hosts()
@@ -660,6 +703,9 @@ class _B:
             host_raw = e.get("host")
             if host_raw is None:
                 raise self.err(f"{path}.host", None, "the host (or host group) the VMs run on: "
+                               + ", ".join(list(host_groups)[:8]))
+            if not isinstance(host_raw, str):
+                raise self.err(f"{path}.host", host_raw, "one host or host group name (a string): "
                                + ", ".join(list(host_groups)[:8]))
             if host_raw in by_host:
                 placed = [host_raw] * k_vms

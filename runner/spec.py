@@ -54,13 +54,19 @@ from models.fields import INPUT_BY_COLUMN, INPUT_BY_NAME, INPUTS, Field
 from models.policy import PROFILES, Policy
 from runner.errors import SpecFileError, UnknownKeyError
 from runner.plan import Axis, Plan, RandomField, default_batch_size
-from runner.values import Const, FieldParser, Values, show
+from runner.values import Const, FieldParser, Values, _Literal, show
 
 META_KEYS = ("kind", "name", "description", "seed", "repeat", "batch_size")
 SECTIONS = ("grid", "zip", "points", "overrides")
 #: Largest sweep a spec may describe.
 MAX_POINTS = 10_000_000_000
 MAX_BATCH = 10_000_000
+#: Most values all axes of a sweep may hold together (8 bytes each: 1.2 GB): one axis of the
+#: longest kind (values.MAX_AXIS) and some more.
+MAX_AXIS_VALUES = 150_000_000
+#: Axes longer than this are described in ``spec.json`` by their length, ends, range and sha256
+#: (the spec file holds their form), so that the resolved spec stays small.
+LONG_AXIS = 10_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -98,14 +104,22 @@ class Spec:
         """Number of points."""
         return self.plan.n_points
 
+    def _described(self) -> dict[str, Any]:
+        """:func:`describe_plan` of the plan, computed once (long axes are hashed)."""
+        got = self.__dict__.get("_described_plan")
+        if got is None:
+            got = describe_plan(self.plan)
+            object.__setattr__(self, "_described_plan", got)
+        return got
+
     def resolved(self) -> dict[str, Any]:
         """The spec after expansion rules, in column units (what ``spec.json`` holds)."""
         return {"name": self.name, "description": self.description, "source": self.path,
-                **describe_plan(self.plan)}
+                **self._described()}
 
     def fingerprint(self) -> str:
         """Hash of everything that decides the rows (not the name, description or file path)."""
-        blob = json.dumps(describe_plan(self.plan), sort_keys=True, default=str)
+        blob = json.dumps(self._described(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
     def effective_batch_size(self, override: int | None = None) -> int:
@@ -152,18 +166,44 @@ def read_spec_file(path: str | os.PathLike[str]) -> str:
         raise SpecFileError(where, f"cannot read the spec: {exc}") from None
 
 
+#: Deepest nesting of lists and tables a spec may have (the deepest form, a distribution inside a
+#: [grid] field of a [[points]] row, needs 4).
+MAX_DEPTH = 16
+
+
 def parse_toml(text: str, where: str) -> dict[str, Any]:
-    """The TOML document of a spec's text.
+    """The TOML document of a spec's text, its nesting bounded by :data:`MAX_DEPTH`.
 
     Raises
     ------
     SpecFileError
-        If the text is not valid TOML.
+        If the text is not valid TOML, or nests lists or tables too deeply for the TOML reader.
+    SpecError
+        If lists or tables nest deeper than :data:`MAX_DEPTH` (naming the path).
     """
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecFileError(where, f"not valid TOML: {exc}") from None
+        raise SpecFileError(where, f"not valid TOML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise SpecFileError(where, f"lists or tables nested too deeply (at most {MAX_DEPTH} "
+                                   f"levels)") from None
+    check_depth(doc, where)
+    return doc
+
+
+def check_depth(doc: Any, where: str, limit: int = MAX_DEPTH) -> None:
+    """Raise :class:`SpecError` if lists or tables nest deeper than ``limit`` (no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > limit:
+            raise SpecError(where, path or "(top)", _Literal("..."),
+                            f"lists and tables nested at most {limit} levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node))
 
 
 def parse_spec(text: str, where: str = "<spec>", default_name: str = "sweep") -> Spec:
@@ -215,6 +255,7 @@ class _Builder:
         self._unique(top_fields, grid, zipped)
 
         parser = FieldParser(self.where, seed, self._page_size(top_fields, grid, zipped, points))
+        self._check_size(parser, top_fields, grid, zipped, points, repeat)
         axes: list[Axis] = []
         fixed: dict[str, Any] = {}
         random: list[RandomField] = []
@@ -246,6 +287,40 @@ class _Builder:
                            f"at most {MAX_POINTS:,} points per sweep")
         return Spec(path=self.where, text=text, description=description, batch_size=batch_size,
                     plan=plan)
+
+    # ------------------------------------------------------------------ size
+    def _check_size(self, parser: FieldParser, top: dict[str, Any], grid: dict[str, Any],
+                    zipped: dict[str, Any], points: list | None, repeat: int) -> None:
+        """Refuse, before any axis is built, a sweep of too many points or whose axes would take
+        too much memory to hold (both known from the forms alone: list lengths, ``num``, ranges)."""
+        lengths: list[tuple[str, int]] = []
+        values = 0
+        for key, raw in top.items():
+            n = parser.length(INPUT_BY_NAME[key], raw, key)
+            if isinstance(raw, list) or (isinstance(raw, dict) and n > 1):
+                lengths.append((key, n))
+                values += n
+        for key, raw in grid.items():
+            n = parser.length(INPUT_BY_NAME[key], raw, f"grid.{key}")
+            lengths.append((key, n))
+            values += n
+        if zipped:
+            ns = [parser.length(INPUT_BY_NAME[k], raw, f"zip.{k}") for k, raw in zipped.items()]
+            lengths.append(("zip", max(ns)))
+            values += sum(ns)
+        if points is not None:
+            lengths.append(("points", len(points)))
+            values += len(points) * max(1, len({k for p in points for k in p}))
+        lengths.append(("repeat", repeat))
+        n_points = math.prod(n for _, n in lengths)
+        if n_points > MAX_POINTS:
+            sizes = " x ".join(f"{k} {n:,}" for k, n in lengths if n > 1)
+            raise self.err("points", _Literal(f"{n_points:,} ({sizes})"),
+                           f"at most {MAX_POINTS:,} points per sweep (too many points)")
+        if values > MAX_AXIS_VALUES:
+            raise self.err("points", _Literal(f"axes of {values:,} values in all "
+                                              f"({8 * values / 1e9:,.1f} GB to hold)"),
+                           f"at most {MAX_AXIS_VALUES:,} values in all axes")
 
     # ------------------------------------------------------------------ meta
     def _name(self) -> str:
@@ -446,13 +521,27 @@ def _human(column: str, values: Any) -> Any:
     return out if arr.ndim else out[0]
 
 
+def _axis_values(column: str, values: np.ndarray) -> Any:
+    """An axis column for ``spec.json``: every value, or for a long axis (> :data:`LONG_AXIS`
+    values) its length, first and last values, range and the sha256 of its float64 bytes — exact
+    for the fingerprint, and small whatever the axis length."""
+    arr = np.asarray(values)
+    if arr.size <= LONG_AXIS:
+        return _human(column, arr)
+    return {"length": int(arr.size), "first": _human(column, arr[:3]),
+            "last": _human(column, arr[-3:]), "min": _human(column, arr.min()),
+            "max": _human(column, arr.max()),
+            "sha256": hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()}
+
+
 def describe_plan(plan: Plan) -> dict[str, Any]:
-    """A JSON-able description of a plan (column units; choices by name)."""
+    """A JSON-able description of a plan (column units; choices by name; long axes summarised)."""
     return {
         "seed": plan.seed,
         "n_points": plan.n_points,
         "axes": [{"label": a.label, "length": a.length,
-                  "values": {c: _human(c, v) for c, v in a.values.items()}} for a in plan.axes],
+                  "values": {c: _axis_values(c, v) for c, v in a.values.items()}}
+                 for a in plan.axes],
         "fixed": {c: _human(c, v) for c, v in plan.fixed.items()},
         "random": [{"column": r.column, "kind": r.kind,
                     **({"lo": r.lo, "hi": r.hi} if r.kind != "choice" else

@@ -42,7 +42,9 @@ def run_batch(plan: Plan, root: str, n_points: int, batch_size: int, batch: int,
     Returns
     -------
     dict
-        ``batch``, ``rows``, one count per status, ``node_id``, ``seconds``.
+        ``batch``, ``rows``, ``points``, one count per status, ``node_id``, ``seconds`` and
+        ``files`` (``{"results": record}``: the committed part's name, size, rows and sha256, for
+        the driver's ledger).
     """
     t0 = time.perf_counter()
     layout = Layout(Path(root), n_points, batch_size)
@@ -53,6 +55,7 @@ def run_batch(plan: Plan, root: str, n_points: int, batch_size: int, batch: int,
     node = node_id()
     meta = {"batch": batch, "start": start, "stop": stop, "fingerprint": fingerprint,
             "model_version": model_version, "counts": counts, "node_id": node, "pid": os.getpid()}
-    write_part(layout, batch, table, meta)
-    return {"batch": batch, "rows": stop - start, **counts, "node_id": node,
-            "seconds": time.perf_counter() - t0}
+    record = write_part(layout, batch, table, meta)
+    return {"batch": batch, "rows": stop - start, "points": stop - start, **counts,
+            "node_id": node, "seconds": time.perf_counter() - t0,
+            "files": {layout.table: record}}

@@ -117,6 +117,35 @@ class FieldParser:
         except ParameterError as exc:
             raise self.error(path, raw, exc.allowed) from None
 
+    # ------------------------------------------------------------------ sizes
+    def length(self, f: Field, raw: Any, path: str) -> int:
+        """How many values ``raw`` will expand to, without building them (1: one value or a
+        per-point draw). Malformed forms count as 1: :meth:`parse` reports them.
+
+        Costs O(1) whatever ``num`` says, so a spec's point count and expansion memory are known
+        before any axis is allocated.
+        """
+        if isinstance(raw, list):
+            return max(1, len(raw))
+        if not isinstance(raw, dict):
+            return 1
+        num = raw.get("num")
+        if isinstance(num, int) and not isinstance(num, bool) and num >= 1:
+            if set(raw) & {"uniform", "loguniform", "choice", "linspace", "logspace"}:
+                return num
+        if {"start", "stop", "step"} <= set(raw) and f.kind in _NUMERIC:
+            try:
+                start = float(self.scalar(f, raw["start"], f"{path}.start"))
+                stop = float(self.scalar(f, raw["stop"], f"{path}.stop"))
+                step = self.number(f, raw["step"], f"{path}.step")
+            except SpecError:
+                return 1
+            if math.isfinite(start) and math.isfinite(stop) and math.isfinite(step) and \
+                    step > 0 and stop >= start:
+                q = (stop - start) / step
+                return MAX_AXIS + 1 if q >= MAX_AXIS else math.floor(q + 1e-9) + 1
+        return 1
+
     # ------------------------------------------------------------------ forms
     def parse(self, f: Field, raw: Any, path: str, *, axis_ok: bool = True,
               random_ok: bool = True) -> Const | Values | Random:

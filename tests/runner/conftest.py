@@ -29,16 +29,22 @@ storage = ["shared", "shared-nothing"]
 """
 
 
-def build_run(spec: Spec, root: Path, batch_size: int | None = None) -> Layout:
-    """Write a complete run directory for ``spec`` in-process (no Ray)."""
+def build_run(spec: Spec, root: Path, batch_size: int | None = None,
+              batches: list[int] | None = None) -> Layout:
+    """Write a run directory for ``spec`` in-process (no Ray): every batch (complete) or only
+    ``batches`` (status ``interrupted``), parts recorded in the ledger as the driver does."""
     layout = Layout(root, spec.n_points, spec.effective_batch_size(batch_size))
     fp = spec.fingerprint()
     man = _manifest(spec, layout, fp)
     rundir.create(root, spec.text, spec.resolved(), man)
-    for b in range(layout.n_batches):
-        run_batch(spec.plan, str(root), layout.n_points, layout.batch_size, b, fp,
-                  models.MODEL_VERSION)
-    man["status"] = "complete"
+    for b in range(layout.n_batches) if batches is None else batches:
+        stats = run_batch(spec.plan, str(root), layout.n_points, layout.batch_size, b, fp,
+                          models.MODEL_VERSION)
+        rundir.append_ledger(root, {"batch": b, "files": stats["files"], "rows": stats["rows"],
+                                    "points": stats["points"],
+                                    "counts": {s: stats[s] for s in ("completed", "failed",
+                                                                     "rejected")}})
+    man["status"] = "complete" if batches is None else "interrupted"
     rundir.write_json(root / rundir.MANIFEST, man)
     return layout
 

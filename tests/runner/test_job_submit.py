@@ -137,6 +137,6 @@ def test_ray_job_submit_runs_a_sweep_on_two_raylets(ray_started_cluster, tmp_pat
     assert man["status"] == "complete"
     assert man["ray"] not in ("embedded", None)  # joined the cluster through RAY_ADDRESS
     nodes = {json.loads(pq.read_metadata(p).metadata[b"migsim"])["node_id"]
-             for p in (out / "parts").glob("*.parquet")}
+             for p in (out / "results").glob("*.parquet")}
     assert len(nodes) == 2, f"parts came from {nodes}"
     assert time.monotonic() - t0 < 600

@@ -24,10 +24,10 @@ def test_load_returns_every_point_once_in_order(small_run: Path) -> None:
     assert set(df.get_column("status").unique()) <= {"completed", "failed", "rejected"}
 
 
-def test_plain_polars_and_the_parts_directory_work_too(small_run: Path) -> None:
-    df = pl.scan_parquet(str(small_run / "parts" / "*.parquet")).collect()
+def test_plain_polars_and_the_table_directory_work_too(small_run: Path) -> None:
+    df = pl.scan_parquet(str(small_run / "results" / "*.parquet")).collect()
     assert df.height == 128
-    assert runner.load(small_run / "parts").collect().height == 128
+    assert runner.load(small_run / "results").collect().height == 128
 
 
 def test_load_errors(tmp_path: Path, small_run: Path) -> None:
@@ -37,11 +37,11 @@ def test_load_errors(tmp_path: Path, small_run: Path) -> None:
         runner.load(tmp_path)
     partial = tmp_path / "partial"
     shutil.copytree(small_run, partial)
-    (partial / "parts" / "part-000001.parquet").unlink()
+    (partial / "results" / "part-000001.parquet").unlink()
     info = run_info(partial)
     assert not info.complete and "--resume" in info.describe_missing()
     assert runner.load(partial).collect().height == 96
-    for p in (partial / "parts").iterdir():
+    for p in (partial / "results").iterdir():
         p.unlink()
     with pytest.raises(RunDirError, match="no results yet"):
         runner.load(partial)

@@ -53,7 +53,7 @@ def test_sweep_runs_every_point_once_on_both_nodes(ray_cluster, tmp_path: Path) 
     resolved = json.loads((root / "spec.json").read_text())
     assert resolved["n_points"] == N and resolved["axes"][0]["label"] == "grid.profile"
     nodes = {json.loads(pq.read_metadata(p).metadata[b"migsim"])["node_id"]
-             for p in (root / "parts").glob("*.parquet")}
+             for p in (root / "results").glob("*.parquet")}
     assert len(nodes) == 2
 
 
@@ -72,16 +72,17 @@ def test_resume_computes_only_missing_parts(ray_cluster, tmp_path: Path) -> None
     root = tmp_path / "run"
     run_sweep(SPEC, root, batch_size=100, progress=False)
     before = frame(root)
-    parts = sorted((root / "parts").glob("*.parquet"))
+    parts = sorted((root / "results").glob("*.parquet"))
     for p in parts[3:6]:
         p.unlink()
-    (root / "parts" / ".part-000004.parquet.999.dead.tmp").write_bytes(b"half a part")
+    (root / ".migsim" / "staging" / ".results.part-000004.parquet.999.dead.tmp").write_bytes(
+        b"half a part")
     kept = {p: p.stat().st_mtime_ns for p in parts if p.exists()}
     r = run_sweep(SPEC, root, resume=True, progress=False)
     assert r.resumed_batches == 9 and r.computed_points == 300
     assert sum(r.counts.values()) == N
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # untouched
-    assert not list((root / "parts").glob(".*"))  # temporaries cleaned
+    assert not list((root / ".migsim" / "staging").iterdir())  # temporaries cleaned
     assert frame(root).equals(before)
     # resuming a complete run computes nothing
     again = run_sweep(SPEC, root, resume=True, progress=False)
