@@ -48,7 +48,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from models import admission, migration, precopy, sharing
-from models.fields import INPUTS, OUTPUTS
+from models.fields import INPUTS, OUTPUTS, RESOLVED
 from models.placement import VM, Host, Move, Stage
 from models.policy import Policy, get_profile
 from models.sharing import NicBook
@@ -1018,8 +1018,8 @@ class Engine:
                                                                         self.share_time, 1.0), 0.0)
         rows["switchover_share_Bps"] = np.where(prep2.moves_memory & (out["status"] != "rejected"),
                                                 self.sw_rate, 0.0)
-        for f in INPUTS:
-            rows[f.column] = self.inputs[f.column]
+        for f in INPUTS:    # the value each move used (the profile's where it decides)
+            rows[f.column] = out[f.column] if f.column in RESOLVED else self.inputs[f.column]
         for k in OUTPUTS:
             rows[k] = out[k]
         status = out["status"]
@@ -1032,10 +1032,11 @@ class Engine:
             "rejected": int((~ran).sum()),
             "makespan_s": float(self.end_s.max()) if M else 0.0,
             "peak_concurrency": int(self.peak),
-            "total_transferred_bytes": float(out["transferred_bytes"].sum()),
+            "total_transferred_bytes": float(np.nansum(out["transferred_bytes"])),
             "total_downtime_ms": float(out["downtime_ms"][done].sum()),
-            "max_downtime_ms": float(out["downtime_ms"][done].max()) if done.any() else 0.0,
-            "mean_queue_wait_s": float(qw[ran].mean()) if ran.any() else 0.0,
+            # NaN (null in the results) when no migration completed or ran: no such value exists
+            "max_downtime_ms": float(out["downtime_ms"][done].max()) if done.any() else math.nan,
+            "mean_queue_wait_s": float(qw[ran].mean()) if ran.any() else math.nan,
             "max_queue_wait_s": float(qw.max()) if M else 0.0,
             "converged": int((out["converged"] & done).sum()),
             "forced": int((out["forced"] & done).sum()),

@@ -507,6 +507,18 @@ def read_manifest(root: Path) -> dict[str, Any]:
     return validate_manifest(path, data)
 
 
+def up_to_date(root: Path, kind: str, fingerprint: str) -> bool:
+    """True when ``root`` holds a complete run of this kind, spec and model version: rerunning the
+    same command then has nothing to compute (it resumes, verifying the parts, and exits 0)."""
+    try:
+        man = read_manifest(root)
+    except MigsimError:
+        return False
+    return (man.get("kind") == kind and man.get("fingerprint") == fingerprint
+            and man.get("model_version") == models.MODEL_VERSION
+            and man.get("status") == "complete")
+
+
 def is_run_dir(root: Path) -> bool:
     """True when ``root`` holds a valid migsim manifest (the marker)."""
     try:

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 import models
-from models.fields import INPUTS, OUTPUTS, STATUSES
+from models.fields import INPUTS, OUTPUTS, STATUSES, null_mask
 from models.scenario import (
     SUMMARY_COLUMNS,
     TIMELINE_COLUMNS,
@@ -49,10 +49,10 @@ from models.scenario import (
 )
 from runner import rundir
 from runner.errors import RunDirError, RunFailure
-from runner.progress import Progress
+from runner.progress import Progress, warm_model
 from runner.rundir import Layout
 from runner.scenario_spec import ScenarioSpec, load_scenario
-from runner.schema import arrow_type
+from runner.schema import INPUT_COLUMNS, OUTPUT_COLUMNS, SCHEMA, arrow_type
 
 MIGRATIONS, SCENARIOS, HOSTS = rundir.SCENARIO_TABLES
 ENGINES = ("local", "actors")
@@ -115,10 +115,7 @@ def schemas(spec: ScenarioSpec) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
             pa.field("scenario", pa.string(), metadata=_meta("scenario name"))]
     mig = head + without(head, mig_later) + [pa.field(k, arrow_type(d), metadata=_meta(h))
                                              for k, (d, h) in TIMELINE_COLUMNS.items()]
-    mig += [pa.field(f.column, arrow_type(f.dtype), nullable=f.default is None,
-                     metadata={b"unit_kind": f.kind.encode(), b"description": f.help.encode()})
-            for f in INPUTS]
-    mig += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in OUTPUTS.items()]
+    mig += [f for f in SCHEMA if f.name in INPUT_COLUMNS + OUTPUT_COLUMNS]
     summ = head + [pa.field("profile", pa.string(), metadata=_meta("hypervisor profile"))]
     summ += without(summ, list(SUMMARY_COLUMNS))
     summ += [pa.field(k, arrow_type(d), metadata=_meta(h)) for k, (d, h) in SUMMARY_COLUMNS.items()]
@@ -127,21 +124,32 @@ def schemas(spec: ScenarioSpec) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
     return pa.schema(mig), pa.schema(summ), pa.schema(hosts)
 
 
-def _column(values: list[Any], typ: pa.DataType, name: str) -> pa.Array:
+def _column(values: list[Any], typ: pa.DataType, null: np.ndarray | None = None) -> pa.Array:
+    """One column; NaN floats, and rows where an output does not apply (``null``), are null."""
     if pa.types.is_floating(typ):
         arr = np.asarray(values, dtype=np.float64)
-        nan = np.isnan(arr)
-        f = next((f for f in INPUTS if f.column == name), None)
-        mask = nan if (f is not None and f.default is None and nan.any()) else None
-        return pa.array(arr, type=typ, mask=mask)
+        mask = np.isnan(arr) | (False if null is None else null)
+        return pa.array(arr, type=typ, mask=mask if mask.any() else None)
     if pa.types.is_string(typ):
         return pa.array([None if v is None else str(v) for v in values], type=typ)
+    if pa.types.is_integer(typ) and values and isinstance(values[0], float):
+        arr = np.asarray(values, dtype=np.float64)   # counts of the model: whole numbers
+        bad = ~np.isfinite(arr) | (arr != np.floor(arr)) | (False if null is None else null)
+        return pa.array(np.where(bad, 0, arr).astype(np.int64), type=typ,
+                        mask=bad if bad.any() else None)
+    if null is not None and null.any():
+        return pa.array(values, type=typ, mask=null)
     return pa.array(values, type=typ)
 
 
 def _table(cols: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_arrays([_column(cols[f.name], f.type, f.name) for f in schema],
-                                schema=schema)
+    """A table of ``schema``; where a ``status`` column is present, outputs that do not apply to
+    a row's status are null (``models.fields.null_mask``)."""
+    status = np.asarray(cols["status"], dtype=object) if "status" in cols else None
+    return pa.Table.from_arrays(
+        [_column(cols[f.name], f.type,
+                 null_mask(f.name, status) if status is not None and f.name in OUTPUTS else None)
+         for f in schema], schema=schema)
 
 
 @dataclass
@@ -341,6 +349,10 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         if on_note is not None:
             on_note(text)
 
+    if not resume and not force and rundir.up_to_date(root, MANIFEST_KIND, fingerprint):
+        resume = True
+        note(f"{root}: already holds this run, complete (same scenario spec and model version): "
+             f"nothing to compute; --force recomputes it")
     if address:
         from runner.execute import probe
         probe(address)
@@ -368,7 +380,6 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         done_moves = sum(sum(moves[layout.bounds(b)[0]:layout.bounds(b)[1]]) for b in existing)
         bar = MigrationProgress(sum(moves), done_moves, enabled=progress)
         bar.draw(force=True)
-        missing = [b for b in range(layout.n_batches) if b not in existing]
 
         def on_result(stats: dict[str, Any]) -> None:
             run.record(stats)
@@ -393,8 +404,11 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         finally:
             bar.close()
 
+    missing = [b for b in range(layout.n_batches) if b not in existing]
+    if missing:
+        warm_model()        # a first run compiles the kernels once, here, and says so
     try:
-        if use_ray:
+        if use_ray and missing:
             from runner.execute import ray_session
             with ray_session(address):
                 body()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +23,7 @@ from models.fields import STATUSES
 from runner import rundir
 from runner.errors import RunFailure
 from runner.execute import dispatch, probe, ray_session
-from runner.progress import Progress
+from runner.progress import Progress, warm_model
 from runner.rundir import Layout
 from runner.schema import COLUMNS
 from runner.spec import Spec, load_spec
@@ -106,6 +107,10 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
         if on_note is not None:
             on_note(text)
 
+    if not resume and not force and rundir.up_to_date(root, MANIFEST_KIND, fingerprint):
+        resume = True
+        note(f"{root}: already holds this run, complete (same spec and model version): nothing "
+             f"to compute; --force recomputes it")
     addr = address or os.environ.get("RAY_ADDRESS") or None
     if addr:
         probe(addr)  # an unreachable cluster: one line, nothing written
@@ -123,8 +128,12 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
     result.keep(existing)
     started = False
     bar = Progress(spec.n_points, 0, enabled=False)
+    missing = [b for b in range(layout.n_batches) if b not in existing]
+    if missing:
+        warm_model()        # a first run compiles the kernels once, here, and says so
     try:
-        with ray_session(address) as where:
+        # nothing to compute (a finished run resumed or rerun): no Ray to start
+        with ray_session(address) if missing else nullcontext("none") as where:
             started = True
             run.save(status="running", ray=where)
             done_points = sum(layout.bounds(b)[1] - layout.bounds(b)[0] for b in existing)
@@ -138,7 +147,6 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
                 result.nodes.add(str(stats.get("node_id")))
                 bar.advance(int(stats["rows"]))
 
-            missing = [b for b in range(layout.n_batches) if b not in existing]
             # workers (maybe on other nodes, with another working directory) get an absolute path
             absolute = Layout(root.resolve(), layout.n_points, layout.batch_size, layout.table)
             t_dispatch = time.monotonic()

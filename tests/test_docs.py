@@ -2,8 +2,8 @@
 order, in a fresh directory, as a new user would type them.
 
 Fenced blocks marked ``bash`` or ``sh`` are shell commands (one per line, ``\\`` continues a line),
-``python`` blocks are run as scripts; ``text`` and ``toml`` blocks are shown, not run (cluster
-commands that need a running Ray head live in ``text`` blocks). A command ending in ``# exit N``
+``python`` blocks are run as scripts; ``toml`` blocks that are specs must parse; ``text`` blocks
+are shown, not run (cluster commands that need a running Ray head live there). A command ending in ``# exit N``
 announces its exit status; every other command must exit 0. The set-up and test commands of the
 README's "Two commands" (``pip install …``, ``python -m pytest``) are what run this test, so they
 are skipped; the rest of those lines runs. Heavy tier: the commands start Ray several times.
@@ -69,6 +69,22 @@ def test_the_docs_list_runnable_steps():
     assert any(e == 2 for _, _, e, _ in found)           # a documented bad-input example
     assert not any(c.startswith(_SKIP) for c in cmds)
     assert any(k == "python" for k, *_ in found)
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_documented_spec_parses(doc):
+    """``toml`` blocks that are specs (they set ``name``) parse as written (issue 10, item 11:
+    the "Writing a spec" example of sweeps/README.md was rejected)."""
+    from runner.scenario_spec import parse_scenario
+    from runner.spec import parse_spec
+
+    for lang, start, text in blocks(REPO / doc):
+        if lang != "toml" or not re.search(r"^name\s*=", text, re.M):
+            continue
+        where = f"{doc}:{start}"
+        spec = (parse_scenario(text, where) if re.search(r'^kind\s*=\s*"scenario"', text, re.M)
+                else parse_spec(text, where, "doc"))
+        assert spec.n_points > 0
 
 
 @pytest.mark.slow

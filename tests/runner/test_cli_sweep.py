@@ -49,8 +49,15 @@ def test_sweep_on_an_embedded_local_ray(tmp_path: Path, write_spec, run_cli) -> 
     assert (root / "spec.toml").read_text() == LOCAL and (root / "spec.json").is_file()
     df = runner.load(root).collect()
     assert df.height == 40 and df.get_column("point_id").to_list() == list(range(40))
+    # the same command again: the run is complete and up to date, nothing to compute, no Ray
+    # (issue 10, item 11: a shipped command run twice said "already holds a run", exit 2)
     again = run_cli(["sweep", spec], cwd=tmp_path)
-    assert again.returncode == 2 and "--resume" in one_line_error(again)
+    assert again.returncode == 0 and "nothing to compute" in again.stderr, again.stderr
+    assert "40 points: 40 completed" in again.stderr
+    # another spec into the same directory is refused, naming --resume and --force
+    spec.write_text(LOCAL.replace("seed = 3", "seed = 4"))
+    other = run_cli(["sweep", spec, "--out", root], cwd=tmp_path)
+    assert other.returncode == 2 and "--force" in one_line_error(other)
 
 
 def test_failed_points_exit_0_after_writing_every_row(ray_cluster, tmp_path: Path, write_spec,

@@ -97,9 +97,12 @@ def test_resume_recomputes_only_missing_batches(small, tmp_path):
 def test_existing_run_needs_force_or_resume(small, tmp_path):
     out = tmp_path / "run"
     run_scenario(small, out, progress=False)
+    again = run_scenario(small, out, progress=False)     # complete and up to date: nothing to do
+    assert again.computed_points == 0 and any("nothing to compute" in n for n in again.notes)
+    other = parse_scenario(SMALL.replace('"5MB/s"', '"6MB/s"'), str(tmp_path / "small.toml"))
     with pytest.raises(RunDirError):
-        run_scenario(small, out, progress=False)
-    run_scenario(small, out, force=True, progress=False)
+        run_scenario(other, out, progress=False)
+    run_scenario(other, out, force=True, progress=False)
 
 
 def test_resume_refuses_another_spec(small, tmp_path):
@@ -187,7 +190,11 @@ def test_cli_existing_run_exit_2(run_cli, tmp_path):
     out = tmp_path / "s"
     assert run_cli(["scenario", spec, "--out", out, "--no-progress"]).returncode == 0
     r = run_cli(["scenario", spec, "--out", out, "--no-progress"])
+    assert r.returncode == 0 and "nothing to compute" in r.stderr     # the same run, up to date
+    spec.write_text(SMALL.replace('"5MB/s"', '"6MB/s"'))
+    r = run_cli(["scenario", spec, "--out", out, "--no-progress"])
     assert r.returncode == 2 and "--resume" in r.stderr
+    spec.write_text(SMALL)
     r = run_cli(["scenario", spec, "--out", out, "--no-progress", "--resume"])
     assert r.returncode == 0 and "4 of 4 parts kept" in r.stderr
 

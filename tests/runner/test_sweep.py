@@ -92,9 +92,11 @@ def test_resume_computes_only_missing_parts(ray_cluster, tmp_path: Path) -> None
 def test_existing_runs_are_protected(ray_cluster, tmp_path: Path) -> None:
     root = tmp_path / "run"
     run_sweep(SPEC, root, batch_size=200, progress=False)
-    with pytest.raises(RunDirError, match="--resume"):
-        run_sweep(SPEC, root, progress=False)
+    again = run_sweep(SPEC, root, progress=False)        # complete and up to date: nothing to do
+    assert again.computed_points == 0 and any("nothing to compute" in n for n in again.notes)
     other = parse_spec(TEXT.replace("repeat = 5", "repeat = 6"))
+    with pytest.raises(RunDirError, match="--resume"):
+        run_sweep(other, root, progress=False)
     with pytest.raises(RunDirError, match="different spec"):
         run_sweep(other, root, resume=True, progress=False)
     with pytest.raises(RunDirError, match="batch size"):
