@@ -41,6 +41,14 @@ def test_json_has_canonical_outputs():
     (["--dirty-rate", "fast"], "--dirty-rate", "200MB/s"),
     (["--nics", "2.5"], "--nics", "whole number"),
     (["--dirty-pattern", "zigzag"], "--dirty-pattern", "sequential"),
+    # numbers past the physics (issue 12, item 8): completed with negative bytes, or a traceback
+    (["--memory", "4e22"], "--memory", "<= 64 TiB"),
+    (["--memory", "1e999"], "--memory", "<= 64 TiB"),
+    (["--disk", "1e999"], "--disk", "<= 1 PiB"),
+    (["--device-state", "1e999"], "--device-state", "<= 1 TiB"),
+    (["--link", "1e999Gbps"], "--link", "<= 10 Tbit/s"),
+    (["--dirty-rate", "1e999MB/s"], "--dirty-rate", "<= 10 TB/s"),
+    (["--page-size", "3000"], "--page-size", "power of two"),
 ])
 def test_bad_values_one_line_exit_2(args, flag, allowed):
     r = migsim("migrate", *args)

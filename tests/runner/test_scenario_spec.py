@@ -148,6 +148,8 @@ def _error(text: str) -> SpecError:
     (lambda t: t.replace('profile = "vsphere-5.1"', 'profile = "vmware"'), "profile", "vmware",
      "vsphere-5.1"),
     (lambda t: t.replace('link = "10GbE"', 'link = "fast"'), "hosts[0].link", "fast", "bit/s"),
+    # issue 12, item 8: an infinite link was accepted
+    (lambda t: t.replace('link = "10GbE"', 'link = inf'), "hosts[0].link", "inf", "10 Tbit/s"),
     (lambda t: t.replace('count = 4', 'count = 0'), "vms[0].count", "0", ">= 1"),
     (lambda t: t.replace('host = "esx-1"', 'host = "esx-9"'), "vms[0].host", "esx-9", "esx-1"),
     (lambda t: t.replace('memory = "4GiB"', 'memory = "4 apples"'), "vms[0].memory", "4 apples",
