@@ -350,6 +350,10 @@ OUTPUTS: dict[str, tuple[Any, str]] = {
     "trace_slowdown_pct": (np.dtype(np.float64), "guest slowdown during the trace phase"),
     "write_latency_penalty_ms": (np.dtype(np.float64), "added guest write latency while mirroring"),
     "effective_rate_Bps": (np.dtype(np.float64), "memory pre-copy throughput of the stream"),
+    "disk_write_throttle_pct": (np.dtype(np.float64),
+                                "guest disk writes held back by the synchronous mirror (share of "
+                                "the write rate asked; the mirror takes at most mirror_max_share "
+                                "of the copy path)"),
 }
 
 _DONE = ("completed",)

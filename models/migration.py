@@ -122,7 +122,7 @@ _PREPARED_FIELDS = (
     "storage_forced", "same_subnet", "pcode", "reject", "rates_wire_Bps", "precopy_Bps",
     "switchover_Bps", "wire_page", "mem_cap_pps", "storage_s", "storage_bytes",
     "mirror_bytes", "mirror_write_Bps", "storage_final_s", "setup_s", "trace_s", "stop_s",
-    "resume_s", "max_switchover_s", "trace_slowdown_pct", "rtt_ms",
+    "resume_s", "max_switchover_s", "trace_slowdown_pct", "rtt_ms", "disk_throttle_pct",
     # the inputs the profile resolves (models.fields.RESOLVED), as used
     "wws_bytes", "efficiency", "stream_cap_Bps", "max_bandwidth_Bps", "downtime_limit_ms",
     "device_state_bytes", "disk_wws_bytes")
@@ -130,7 +130,8 @@ _PREPARED_FIELDS = (
     E_STORAGE_FORCED, E_SAME_SUBNET, E_PCODE, E_REJECT, E_RATES_WIRE_BPS, E_PRECOPY_BPS,
     E_SWITCHOVER_BPS, E_WIRE_PAGE, E_MEM_CAP_PPS, E_STORAGE_S, E_STORAGE_BYTES,
     E_MIRROR_BYTES, E_MIRROR_WRITE_BPS, E_STORAGE_FINAL_S, E_SETUP_S, E_TRACE_S, E_STOP_S,
-    E_RESUME_S, E_MAX_SWITCHOVER_S, E_TRACE_SLOWDOWN_PCT, E_RTT_MS, E_WWS, E_EFFICIENCY,
+    E_RESUME_S, E_MAX_SWITCHOVER_S, E_TRACE_SLOWDOWN_PCT, E_RTT_MS, E_DISK_THROTTLE_PCT, E_WWS,
+    E_EFFICIENCY,
     E_STREAM_CAP, E_MAX_BANDWIDTH, E_DOWNTIME_LIMIT_MS, E_DEVICE_STATE, E_DISK_WWS
  ) = range(len(_PREPARED_FIELDS))
 N_PREPARED = len(_PREPARED_FIELDS)
@@ -145,7 +146,9 @@ _BOOL_OUTPUTS = tuple(k for k, (dt, _) in OUTPUTS.items() if dt == np.bool_)
 (O_TOTAL_TIME_S, O_DOWNTIME_MS, O_TRANSFERRED, O_MEMORY_TRANSFERRED, O_STORAGE_TRANSFERRED,
     O_MIRROR_TRANSFERRED, O_DEVICE_TRANSFERRED, O_FINAL_ROUND_BYTES, O_MAX_THROTTLE_PCT, O_SETUP_S,
     O_STORAGE_S, O_TRACE_S, O_PRECOPY_S, O_SWITCHOVER_S, O_TRACE_SLOWDOWN_PCT,
-    O_WRITE_LATENCY_PENALTY_MS, O_EFFECTIVE_RATE_BPS) = range(len(_FLOAT_OUTPUTS))
+    O_WRITE_LATENCY_PENALTY_MS, O_EFFECTIVE_RATE_BPS, O_DISK_WRITE_THROTTLE_PCT
+ ) = range(len(_FLOAT_OUTPUTS))
+assert _FLOAT_OUTPUTS[O_DISK_WRITE_THROTTLE_PCT] == "disk_write_throttle_pct"
 B_CONVERGED, B_FORCED, B_CONNECTIONS_PRESERVED = range(3)
 I_PRECOPY_ROUNDS, I_STATUS, I_REASON, I_REJECT, I_PCODE = range(5)
 assert _FLOAT_OUTPUTS[O_EFFECTIVE_RATE_BPS] == "effective_rate_Bps"
@@ -449,6 +452,8 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     E[e, E_DEVICE_STATE] = _default(X[X_DEVICE_STATE, i],
                                     POL[p, P_DEVICE_STATE_BYTES] if known else math.nan)
     moves_disk = st >= 1.0
+    # a storage-only move (mirror, iterative) stays on its host: no migration network to refuse
+    network = not (st == STORAGE_MIRROR or st == STORAGE_ITERATIVE)
     link = X[X_LINK, i]
     max_nics = POL[p, P_MAX_NICS_10G] if link >= 10e9 else POL[p, P_MAX_NICS]
     multichannel = TR[p, t, T_MULTICHANNEL] == 1.0
@@ -464,13 +469,13 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
         rej = REJ_DISK
     elif TR[p, t, T_AVAILABLE] == 0.0:
         rej = REJ_TRANSPORT
-    elif link < POL[p, P_MIN_LINK_BPS]:
+    elif network and link < POL[p, P_MIN_LINK_BPS]:
         rej = REJ_LINK
-    elif X[X_RTT, i] > POL[p, P_MAX_RTT_MS]:
+    elif network and X[X_RTT, i] > POL[p, P_MAX_RTT_MS]:
         rej = REJ_RTT
-    elif multichannel and X[X_NICS, i] > max_nics:
+    elif network and multichannel and X[X_NICS, i] > max_nics:
         rej = REJ_NICS
-    elif X[X_SAME_SUBNET, i] == 0.0 and POL[p, P_REFUSES_CROSS_SUBNET] == 1.0:
+    elif network and X[X_SAME_SUBNET, i] == 0.0 and POL[p, P_REFUSES_CROSS_SUBNET] == 1.0:
         rej = REJ_SUBNET
     elif X[X_AUTO_CONVERGE, i] != 0.0 and p != QEMU:
         rej = REJ_AUTO_CONVERGE
@@ -507,6 +512,8 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
         storage_bytes, final_s, forced = disk_moved, 0.0, False
         if shared_nothing:
             mirror_w = w          # the mirror keeps running while memory moves
+        if moves_disk and X[X_DISK_WRITE_RATE, i] > 0.0:
+            E[e, E_DISK_THROTTLE_PCT] = 100.0 * (1.0 - w / X[X_DISK_WRITE_RATE, i])
 
     moves_memory = not storage_only
     E[e, E_OK] = 1.0
@@ -608,7 +615,7 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
     trace_s = E[e, E_TRACE_S]
     total = E[e, E_SETUP_S] + storage_s + trace_s + precopy_s + down
     failed_pre = status == FAILED
-    failed = ok and (failed_pre or (mm and too_long))
+    failed = ok and (failed_pre or too_long)
     done = ok and not failed
     storage_forced = ok and E[e, E_STORAGE_FORCED] != 0.0
     if not ok:
@@ -634,7 +641,7 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
     F[O_TRANSFERRED, o] = (F[O_MEMORY_TRANSFERRED, o] + F[O_STORAGE_TRANSFERRED, o]
                              + F[O_MIRROR_TRANSFERRED, o] + F[O_DEVICE_TRANSFERRED, o])
     I[I_PRECOPY_ROUNDS, o] = int(S[s, S_SEG]) if ok else 0
-    B[B_CONVERGED, o] = done and status == CONVERGED
+    B[B_CONVERGED, o] = done and status == CONVERGED and not storage_forced
     B[B_FORCED, o] = (done and status == FORCED) or storage_forced
     F[O_FINAL_ROUND_BYTES, o] = final_bytes * d
     F[O_MAX_THROTTLE_PCT, o] = S[s, S_MAX_THETA] * 100.0 * z
@@ -651,6 +658,7 @@ def _assemble_row(E, e, S, s, storage_s, sw_rate, F, B, I, o):
     F[O_WRITE_LATENCY_PENALTY_MS, o] = (E[e, E_RTT_MS] if mirrors and E[e, E_SHARED_NOTHING] != 0.0
                                           else 0.0)
     F[O_EFFECTIVE_RATE_BPS, o] = E[e, E_PRECOPY_BPS] if mm else 0.0
+    F[O_DISK_WRITE_THROTTLE_PCT, o] = E[e, E_DISK_THROTTLE_PCT]
     for k in range(E_DISK_WWS - E_WWS + 1):
         F[O_RESOLVED + k, o] = E[e, E_WWS + k]
 
@@ -821,6 +829,7 @@ class Prepared:
     max_switchover_s: np.ndarray
     trace_slowdown_pct: np.ndarray
     rtt_ms: np.ndarray
+    disk_throttle_pct: np.ndarray       # guest disk writes held back by the synchronous mirror
     # the inputs the profile resolves, as used (models.fields.RESOLVED)
     wws_bytes: np.ndarray
     efficiency: np.ndarray

@@ -63,3 +63,34 @@ def test_modes_end_to_end():
 def test_moving_storage_needs_a_disk():
     r = simulate({"profile": "hyperv-2012", "storage": "shared-nothing", "disk_bytes": 0.0})
     assert r["status"][0] == "rejected" and "disk" in r["reason"][0]
+
+
+def test_a_storage_only_move_does_not_cross_the_migration_network():
+    """Issue 11: a same-host Storage vMotion was refused for vMotion's network rules."""
+    slow_net = {"profile": "vsphere-5.1", "disk_bytes": 20 * 2**30, "link_bps": 100e6,
+                "rtt_ms": 20.0, "same_subnet": False}
+    r = simulate({**slow_net, "storage": np.array(["mirror", "iterative", "shared-nothing"],
+                                                  dtype=object)})
+    assert list(r["status"][:2]) == ["completed", "completed"]
+    assert r["status"][2] == "rejected"            # a shared-nothing vMotion crosses the network
+
+
+def test_iterative_copy_obeys_the_switchover_maximum_and_flags_agree():
+    """Issue 11: 100 GiB at 1 TB/s of writes 'completed' with 537 s of downtime, converged and
+    forced at once."""
+    r = simulate({"profile": "vsphere-5.1", "storage": "iterative", "disk_bytes": 100 * 2**30,
+                  "disk_write_rate_Bps": np.array([1e12, 1e6])})
+    assert r["status"][0] == "failed" and "100 s" in r["reason"][0]
+    assert not (r["converged"] & r["forced"]).any()
+    assert r["status"][1] == "completed" and r["downtime_ms"][1] < 100e3
+
+
+def test_the_mirror_reports_how_much_it_slows_guest_writes():
+    """Issue 11: writes of 80 and 150 MB/s were capped at half the copy rate silently."""
+    r = simulate({"profile": "vsphere-5.1", "storage": "mirror", "disk_bytes": 40 * 2**30,
+                  "storage_rate_Bps": 200e6, "disk_write_rate_Bps": np.array([80e6, 150e6, 0.0])})
+    # the mirror may take half of the 200 MB/s path: 150 MB/s of writes are held to 100 MB/s
+    assert r["disk_write_throttle_pct"] == pytest.approx([0.0, 100 / 3, 0.0])
+    assert r["storage_s"][1] > r["storage_s"][0] > r["storage_s"][2]
+    shared = simulate({"profile": "vsphere-5.1", "disk_write_rate_Bps": 150e6})
+    assert shared["disk_write_throttle_pct"][0] == 0.0     # nothing mirrored, nothing slowed
