@@ -19,6 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 def _register() -> None:
     # Each module adds its commands to ``app``.
     from runner import cli_migrate, cli_scenario, cli_sweep, cli_validate  # noqa: F401
+    from runner import cli_measure  # noqa: F401
 
 
 def main() -> None:

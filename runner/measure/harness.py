@@ -318,6 +318,7 @@ def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Pat
         if status == "completed" and not info.get("total-time"):
             m.total_time_source = "events"
         m.loadavg_1m_end = _loadavg()
+        m.wall_s = time.monotonic() - t_start
         return m
     finally:
         for s in sessions:
@@ -331,7 +332,6 @@ def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Pat
         if shaping is not None:
             shaping.remove()
         shutil.rmtree(work, ignore_errors=True)
-        _ = t_start
 
 
 def _connect(q: QMP, proc: QemuProcess) -> QMP:
