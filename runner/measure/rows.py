@@ -42,7 +42,8 @@ REASON_CANCELLED = "cancelled: pre-copy still iterating at the timeout"
 F, I, S, B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 #: (column, Arrow type, description); the order of the files.
 COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
-    ("run_id", S, "stable id of the run: point, repeat and a hash of its inputs"),
+    ("run_id", S, "stable id of the run: <data set>-p<point>-r<repeat>"),
+    ("dataset", S, "name of the spec that made the run"),
     ("point_id", I, "index of the point in the spec's expansion"),
     ("repeat", I, "repeat index of the point (0-based)"),
     ("input_hash", S, "hash of the run's inputs without the repeat (same point, same hash)"),
@@ -128,8 +129,8 @@ def _num(x: Any) -> float:
         return math.nan
 
 
-def to_row(point_id: int, repeat: int, inputs: RunInputs, settings: Settings, m: Measurement,
-           guest_hash: str, started_utc: str) -> dict[str, Any]:
+def to_row(dataset: str, point_id: int, repeat: int, inputs: RunInputs, settings: Settings,
+           m: Measurement, guest_hash: str, started_utc: str) -> dict[str, Any]:
     """One row (column -> value) of a measurement; see the module docstring for the mapping."""
     assert m.layout is not None
     lay = m.layout
@@ -166,7 +167,7 @@ def to_row(point_id: int, repeat: int, inputs: RunInputs, settings: Settings, m:
     pid = int(point_id)
     ih = input_hash(inputs, settings)
     row: dict[str, Any] = {
-        "run_id": f"p{pid:04d}-r{repeat}-{ih[:8]}", "point_id": pid, "repeat": int(repeat),
+        "run_id": f"{dataset}-p{pid:04d}-r{repeat}", "dataset": dataset, "point_id": pid, "repeat": int(repeat),
         "input_hash": ih, "profile": "qemu",
         "memory_bytes": float(mem), "page_size_bytes": float(PAGE), "vcpus": 1.0,
         "dirty_rate_Bps": float(inputs.dirty_rate_Bps), "dirty_pattern": inputs.dirty_pattern,

@@ -209,7 +209,7 @@ def run_measure(spec: MeasureSpec, root: Path, *, resume: bool = False, force: b
                 result.failed.append(f"run {i}: {exc}")
                 say(f"  failed: {exc}")
                 continue
-            row = to_row(point, rep, inputs, spec.settings, m, ghash, started)
+            row = to_row(spec.name, point, rep, inputs, spec.settings, m, ghash, started)
             _commit(layout, i, row, m, fp)
             result.measured += 1
             say(f"  {row['status']}: total {row['total_time_s']:.3f} s, downtime "
