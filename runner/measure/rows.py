@@ -149,7 +149,9 @@ def to_row(dataset: str, point_id: int, repeat: int, inputs: RunInputs, settings
     passes = ";".join(f"{e['data'].get('pass')}:{e['t_ms']:.0f}" for e in m.events
                       if e["side"] == "source" and e["name"] == "MIGRATION_PASS")
     total_ms = _num(info.get("total-time"))
+    source = m.total_time_source
     if completed and not total_ms:
+        source = "events"
         done = next((e for e in m.events if e["side"] == "source" and e["name"] == "MIGRATION"
                      and e["data"].get("status") == "completed"), None)
         total_ms = done["t_ms"] if done else math.nan
@@ -199,12 +201,12 @@ def to_row(dataset: str, point_id: int, repeat: int, inputs: RunInputs, settings
         "ram_downtime_bytes": _num(ram.get("downtime-bytes")),
         "ram_total_bytes": _num(ram.get("total")),
         "dirty_sync_count": syncs, "pass_times_ms": passes,
-        "observed_downtime_ms": observed,
+        "observed_downtime_ms": round(observed, 3) if observed == observed else observed,
         "stop_at_ms": stop["t_ms"] if stop else math.nan,
         "last_mbps": _num(ram.get("mbps")),
         "expected_downtime_ms": _num(expected[-1]) if expected else math.nan,
         "throttle_first_sync": int(first_throttle),
-        "total_time_source": m.total_time_source, "samples": len(m.samples),
+        "total_time_source": source, "samples": len(m.samples),
         "loadavg_1m": m.loadavg_1m, "loadavg_1m_end": m.loadavg_1m_end,
         "qemu_version": m.qemu_version, "guest_hash": guest_hash,
         "guest_cmdline": lay.cmdline(), "started_utc": started_utc, "wall_s": m.wall_s,
