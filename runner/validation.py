@@ -246,8 +246,9 @@ def regime_of(row: dict[str, Any]) -> str:
     """The kind of a measured run, from its inputs (a fixed rule, for per-regime reporting).
 
     ``auto-converge``, ``hot-set``, ``shaped-nocap`` / ``shaped-cap`` (link shaped with tc; no cap
-    means ``max_bandwidth`` at least 4x the link), else by the measured dirty rate over the transfer
-    rate min(cap, link): ``bulk`` (< 0.05), ``rho<0.7``, ``rho0.7-0.98``, ``rho>=0.98``.
+    means ``max_bandwidth`` at least 4x the link), ``bulk`` (the working set at most 2 % of memory,
+    or a dirty rate under 5 % of the transfer rate min(cap, link)), else by that ratio rho:
+    ``rho<0.7``, ``rho0.7-0.98``, ``rho>=0.98``.
     """
     if _b(row.get("auto_converge")):
         return "auto-converge"
@@ -258,7 +259,7 @@ def regime_of(row: dict[str, Any]) -> str:
     if _b(row.get("link_shaped")):
         return "shaped-nocap" if cap >= 4 * link else "shaped-cap"
     rho = _f(row.get("measured_dirty_rate_Bps")) / min(cap, link)
-    if rho < 0.05:
+    if rho < 0.05 or _f(row.get("wws_bytes")) <= 0.02 * _f(row.get("memory_bytes")):
         return "bulk"
     if rho < 0.7:
         return "rho<0.7"
