@@ -70,6 +70,18 @@ def qemu(
         raise typer.Exit(1)
 
 
+@measure_app.command("merge")
+def merge(
+    dirs: Annotated[list[Path], typer.Argument(help="Measurement run directories.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write.", show_default=False)],
+) -> None:
+    """Write the rows of several measurement runs as one CSV data set (same conditions required)."""
+    from runner.measure.run import merge as do_merge
+
+    n = do_merge(dirs, out)
+    echo_err(f"migsim: wrote {n} runs to {out}")
+
+
 def _dry_run(spec, root: Path) -> None:  # type: ignore[no-untyped-def]
     from runner.measure.run import _brief
 

@@ -270,3 +270,41 @@ def _commit(layout: rundir.Layout, index: int, row: dict[str, Any], m: Any, fp: 
 
 
 __all__ = ["run_measure", "MeasureResult", "collect", "write_runs_csv", "MeasureEnvironmentError"]
+
+
+def merge(dirs: list[Path], out: Path) -> int:
+    """Write the rows of several measurement directories as one CSV (a shippable data set).
+
+    Rows keep their order (directory by directory, run by run); the CSV opens with the shared
+    ``# conditions:`` line. Returns the number of rows.
+
+    Raises
+    ------
+    RunDirError
+        If a directory is not a measurement run, or the conditions differ between directories
+        (one data set, one set of conditions), or two rows share a ``run_id``.
+    """
+    rows: list[dict[str, Any]] = []
+    conditions: dict[str, Any] | None = None
+    first: Path | None = None
+    for d in dirs:
+        man = rundir.read_manifest(d)
+        if man.get("kind") != KIND:
+            raise RunDirError(f"{d}: is not a measurement run (it is a {man.get('kind')} run)")
+        cond = json.loads((d / CONDITIONS).read_text())
+        if conditions is None:
+            conditions, first = cond, d
+        elif cond != conditions:
+            diff = sorted(k for k in set(cond) | set(conditions) if cond.get(k) != conditions.get(k))
+            raise RunDirError(f"{d}: its conditions differ from {first}'s ({', '.join(diff)}); "
+                              f"one data set needs one set of conditions")
+        rows += collect(d)
+    ids = [r["run_id"] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise RunDirError(f"run {dup} appears twice; give each spec its own name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_csv_atomic(out, rows, [conditions_comment(conditions or {}),
+                                  "rows: migsim measure qemu (runner/measure/rows.py); made by "
+                                  "migsim measure merge " + " ".join(d.name for d in dirs)])
+    return len(rows)

@@ -135,3 +135,24 @@ def test_the_shipped_measured_set_reads_with_its_conditions():
     assert {c.split for c in checks} == {"train", "test"}
     assert all(c.total_time_s > 0 for c in checks)
     assert len({r["run_id"] for r in rows}) == len(rows)
+
+
+def test_merge_keeps_rows_and_conditions_and_refuses_mixed_conditions(run_dir, tmp_path):
+    import shutil
+
+    from runner.errors import RunDirError
+    from runner.measure.run import KIND, merge
+
+    rundir.write_json(run_dir / "run.json", {"kind": KIND})
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    out = tmp_path / "all.csv"
+    with pytest.raises(RunDirError, match="appears twice"):
+        merge([run_dir, other], out)
+    assert merge([run_dir], out) == 3
+    rows, cond = load_measured(out)
+    assert len(rows) == 3 and cond["cancel_after_s"] == 20.0
+    cond2 = json.loads((other / "conditions.json").read_text()) | {"cancel_after_s": 45.0}
+    rundir.write_json(other / "conditions.json", cond2)
+    with pytest.raises(RunDirError, match=r"conditions differ .*\(cancel_after_s\)"):
+        merge([run_dir, other], out)
