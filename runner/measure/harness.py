@@ -309,7 +309,8 @@ def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Pat
                 qd.poll_events()
                 time.sleep(0.02)
         qs.poll_events()
-        qd.poll_events()
+        if dst.alive():
+            qd.poll_events()
         m = Measurement(status=status, info=info, params=actual, samples=samples,
                         guest_rate_pps=float(last[1]), guest_hot_rate_pps=float(last[2]),
                         guest_reports=reports, layout=layout, loadavg_1m=load0,
@@ -386,12 +387,14 @@ def _follow(qs: QMP, qd: QMP, src: QemuProcess, dst: QemuProcess, settings: Sett
     next_t = t0
     while True:
         src.check_alive()
-        dst.check_alive()
+        if cancelled_at is None:   # a cancel cuts the stream: the destination then exits, rightly
+            dst.check_alive()
         info = qs.command("query-migrate")
         now = time.monotonic()
         samples.append(_sample(info, now - t0))
         qs.poll_events()
-        qd.poll_events()
+        if dst.alive():
+            qd.poll_events()
         status = info.get("status", "")
         if status in _TERMINAL:
             if status == "failed":
