@@ -34,7 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from runner.measure.guest import BASE_BYTES, PAGE
+from runner.measure.guest import PAGE
 from runner.measure.harness import Measurement, RunInputs, Settings
 
 REASON_CANCELLED = "cancelled: pre-copy still iterating at the timeout"

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from runner import rundir
 from runner.errors import RunDirError
 from runner.measure import guest
-from runner.measure.errors import MeasureEnvironmentError, MeasureRunError
+from runner.measure.errors import MeasureRunError
 from runner.measure.harness import measure_run
 from runner.measure.qemu import Tools, check_environment
 from runner.measure.rows import NAMES, to_row, to_table
@@ -269,7 +269,7 @@ def _commit(layout: rundir.Layout, index: int, row: dict[str, Any], m: Any, fp: 
                        "counts": {row["status"]: 1}})
 
 
-__all__ = ["run_measure", "MeasureResult", "collect", "write_runs_csv", "MeasureEnvironmentError"]
+__all__ = ["run_measure", "MeasureResult", "collect", "write_runs_csv", "merge"]
 
 
 def merge(dirs: list[Path], out: Path) -> int:
