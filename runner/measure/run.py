@@ -90,11 +90,28 @@ def prepare(spec: MeasureSpec) -> tuple[Tools, Path]:
     return tools, guest.build()
 
 
+#: Host settings that shape what QEMU's figures mean: on a shaped link QEMU's total-time ends when
+#: the source has queued its last byte, up to a send buffer (tcp_wmem's maximum) before the
+#: destination has it.
+SYSCTLS = ("net/ipv4/tcp_wmem", "net/ipv4/tcp_rmem", "net/core/wmem_max", "net/core/rmem_max")
+
+
+def host_sysctls() -> dict[str, str]:
+    """The values of :data:`SYSCTLS` (``/proc/sys``; missing ones left out)."""
+    out = {}
+    for name in SYSCTLS:
+        try:
+            out[name.replace("/", ".")] = " ".join(Path("/proc/sys", name).read_text().split())
+        except OSError:
+            continue
+    return out
+
+
 def conditions_of(spec: MeasureSpec, tools: Tools) -> dict[str, Any]:
-    """The spec's conditions plus the QEMU version and the guest hash."""
+    """The spec's conditions plus the QEMU version, the guest hash and the host's socket buffers."""
     from runner.measure.qemu import qemu_version
     return {**spec.conditions(), "qemu_version": qemu_version(tools.qemu),
-            "guest_hash": guest.source_hash()}
+            "guest_hash": guest.source_hash(), "sysctl": host_sysctls()}
 
 
 def _manifest(spec: MeasureSpec, layout: rundir.Layout, conditions: dict[str, Any]) -> dict[str, Any]:

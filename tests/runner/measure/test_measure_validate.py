@@ -156,3 +156,12 @@ def test_merge_keeps_rows_and_conditions_and_refuses_mixed_conditions(run_dir, t
     rundir.write_json(other / "conditions.json", cond2)
     with pytest.raises(RunDirError, match=r"conditions differ .*\(cancel_after_s\)"):
         merge([run_dir, other], out)
+
+
+def test_conditions_record_the_hosts_socket_buffers():
+    from runner.measure.run import host_sysctls
+
+    got = host_sysctls()
+    if not __import__("os").path.exists("/proc/sys/net/ipv4/tcp_wmem"):
+        pytest.skip("no /proc/sys")
+    assert len(got["net.ipv4.tcp_wmem"].split()) == 3
