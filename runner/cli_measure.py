@@ -1,4 +1,6 @@
-"""``migsim measure qemu``: real QEMU live migrations on this machine, as a resumable data set.
+"""``migsim measure qemu`` and ``migsim measure merge``: real QEMU live migrations on this machine,
+as a resumable data set, and several data sets' rows as one CSV. Options and output only; the
+harness itself is :mod:`runner.measure`.
 
 Exit status: 0 every run measured; 1 some runs failed (no row written; rerun with --resume);
 2 bad input or a missing tool (QEMU, tc, gcc, a free port); 130 interrupted (measured runs stay;
