@@ -165,3 +165,32 @@ def test_conditions_record_the_hosts_socket_buffers():
     if not __import__("os").path.exists("/proc/sys/net/ipv4/tcp_wmem"):
         pytest.skip("no /proc/sys")
     assert len(got["net.ipv4.tcp_wmem"].split()) == 3
+
+
+CROSS = SHIPPED.with_name("qemu-crosscheck.csv")
+
+
+@pytest.mark.skipif(not CROSS.is_file(), reason="tests/data/qemu-crosscheck.csv not shipped")
+def test_this_harness_measures_what_the_training_harness_measured():
+    """Three training points measured again (sweeps/qemu/crosscheck.toml): same pages, same bytes,
+    same time for the bulk and the shaped copy; the many-rounds point within QEMU's own spread."""
+    import csv
+
+    with open(CROSS.with_name("qemu-train.csv")) as fh:
+        train = {r["run_id"]: r for r in csv.DictReader(fh)}
+    rows, _ = load_measured(CROSS)
+    by_point = {}
+    for r in rows:
+        by_point.setdefault(int(r["point_id"]), []).append(r)
+    pairs = [(0, ["A_m512_f384_bw64_r1", "A_m512_f384_bw64_r2", "A_m512_f384_bw64_r3"], 0.02),
+             (1, ["C_bw32_rho0.9_r1", "C_bw32_rho0.9_r2", "C_bw32_rho0.9_r3"], 0.15),
+             (2, ["G_link32_nocap_m512_f384"], 0.02)]
+    for point, ids, tol in pairs:
+        ref_t = sorted(float(train[i]["total_time_ms"]) / 1e3 for i in ids)
+        for r in by_point[point]:
+            t = float(r["total_time_s"])
+            assert ref_t[0] * (1 - tol) <= t <= ref_t[-1] * (1 + tol), (point, t, ref_t)
+            if point != 1:   # a bulk copy: the same pages, to a few firmware pages
+                assert abs(int(r["ram_normal_pages"]) - int(train[ids[0]]["ram_normal_pages"])) <= 8
+                assert float(r["memory_transferred_bytes"]) == pytest.approx(
+                    float(train[ids[0]]["ram_transferred_bytes"]), rel=1e-3)
