@@ -113,5 +113,6 @@ def test_shipped_qemu_specs_parse():
         from runner.measure.spec import load_measure_spec
         s = load_measure_spec(p)
         total += s.n_runs
-        assert s.settings.cancel_after_s == 20.0, p   # one data set: one cancel time
+        if s.name != "crosscheck":      # the training set's 45 s; the others: one data set
+            assert s.settings.cancel_after_s == 20.0, p
     assert total >= 150
