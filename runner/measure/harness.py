@@ -218,10 +218,35 @@ def _loadavg() -> float:
         return math.nan
 
 
+WORK_PREFIX = "migsim-qemu-"
+
+
 def _work_dir() -> Path:
-    """A short temporary directory (unix socket paths are limited to 107 bytes)."""
-    base = "/tmp" if os.path.isdir("/tmp") else None
-    return Path(tempfile.mkdtemp(prefix="migsim-qemu-", dir=base))
+    """A short temporary directory named after this process (unix socket paths are limited to
+    107 bytes); those of harnesses that were killed are removed first."""
+    base = Path("/tmp") if os.path.isdir("/tmp") else Path(tempfile.gettempdir())
+    clean_stale_work_dirs(base)
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=base))
+
+
+def clean_stale_work_dirs(base: Path) -> int:
+    """Remove ``migsim-qemu-<pid>-*`` directories whose harness process is gone; return how many."""
+    n = 0
+    for d in base.glob(f"{WORK_PREFIX}*-*"):
+        try:
+            pid = int(d.name[len(WORK_PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)
+            continue            # still running (or not ours to signal): keep
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        n += 1
+    return n
 
 
 def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Path) -> Measurement:

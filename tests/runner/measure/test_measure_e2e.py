@@ -140,8 +140,14 @@ def test_killing_the_harness_mid_run_leaves_no_qemu(start_cli, tmp_path, wait_fo
                                         for p in pids), 15)
         assert gone, f"QEMU processes left behind: {pids}"
         assert not list((out / "parts").glob("*.parquet"))
+        work = list(__import__("pathlib").Path("/tmp").glob(f"migsim-qemu-{proc.pid}-*"))
         if sig == signal.SIGTERM:
             assert tc_clean()
+            assert not work                       # removed on the way out
+        else:                                     # the next harness removes it
+            from runner.measure.harness import clean_stale_work_dirs
+            clean_stale_work_dirs(__import__("pathlib").Path("/tmp"))
+            assert not any(w.exists() for w in work)
     finally:
         if proc.poll() is None:
             proc.kill()

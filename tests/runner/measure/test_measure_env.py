@@ -197,3 +197,20 @@ def test_a_broken_guest_source_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(guest, "SOURCES", src)
     with pytest.raises(MeasureEnvironmentError, match="building the guest: gcc guest.c failed"):
         guest.build(tmp_path / "cache")
+
+
+def test_work_dirs_of_killed_harnesses_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from runner.measure.harness import clean_stale_work_dirs
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f"migsim-qemu-{dead}-abc"
+    live = tmp_path / f"migsim-qemu-{os.getpid()}-def"
+    other = tmp_path / "migsim-qemu-notapid"
+    for d in (stale, live, other):
+        d.mkdir()
+    assert clean_stale_work_dirs(tmp_path) == 1
+    assert not stale.exists() and live.exists() and other.exists()
