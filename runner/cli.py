@@ -44,7 +44,7 @@ def _options(
 def _register() -> None:
     # Each module adds its commands to ``app``.
     from runner import (  # noqa: F401
-        cli_migrate, cli_profiles, cli_scenario, cli_sweep, cli_validate)
+        cli_measure, cli_migrate, cli_profiles, cli_scenario, cli_sweep, cli_validate)
 
 
 def main() -> None:
