@@ -94,7 +94,7 @@ def qemu_columns(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
     Parameters
     ----------
     rows : list of dict
-        Rows of a validation CSV (columns as in shared/validation/README.md).
+        Rows of a validation CSV (columns as in docs/qemu-validation-data.md).
 
     Returns
     -------
