@@ -29,8 +29,9 @@ _HELP = (
     "hot_set, hot_rate, zero_fraction, max_bandwidth, downtime_limit, auto_converge, link, plus a "
     "\\[measure] table; see runner/measure/spec.py).\n\n"
     "Writes results/<name>/ (or --out): runs.csv (all rows, conditions in its first line), "
-    "parts/part-*.parquet and .csv (one per run), samples/ (query-migrate samples and events), "
-    "conditions.json, run.json. Check the model on it with: migsim validate DIR.\n\n"
+    "runs/part-*.parquet (one per run: the table runs, e.g. for migsim query DIR), samples/ "
+    "(query-migrate samples and events), conditions.json, run.json. Check the model on it with: "
+    "migsim validate DIR.\n\n"
     "Exit status: 0 all runs measured, 1 some runs failed (rerun with --resume), 2 bad input or "
     "missing tool, 130 interrupted.")
 

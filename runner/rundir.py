@@ -84,9 +84,15 @@ FORMAT_VERSION = 2
 #: Table of a sweep run, and the tables of a scenario run (the first is the main one).
 SWEEP_TABLES = ("results",)
 SCENARIO_TABLES = ("migrations", "scenarios", "hosts")
-ALL_TABLES = SWEEP_TABLES + SCENARIO_TABLES
+MEASURE_TABLES = ("runs",)
+ALL_TABLES = SWEEP_TABLES + SCENARIO_TABLES + MEASURE_TABLES
+#: What else a kind of run keeps at its top level (name -> "file" or "dir" of files): a measurement
+#: run (runner.measure) has its data set's conditions, all runs as one CSV, and QEMU's samples.
+KIND_EXTRAS: dict[str, dict[str, str]] = {
+    "migsim-measure-run": {"conditions.json": "file", "runs.csv": "file", "samples": "dir"}}
 #: Kinds of run (``run.json`` ``kind``) and their tables.
-KIND_TABLES = {"migsim-sweep-run": SWEEP_TABLES, "migsim-scenario-run": SCENARIO_TABLES}
+KIND_TABLES = {"migsim-sweep-run": SWEEP_TABLES, "migsim-scenario-run": SCENARIO_TABLES,
+               "migsim-measure-run": MEASURE_TABLES}
 #: Directory of the parts in run format 1 (before tables had their own directories).
 OLD_PARTS = "parts"
 META_KEY = b"migsim"
@@ -551,10 +557,13 @@ class DirState:
     problem: str = ""
 
 
-def _unknown_entries(root: Path, table_dirs: Iterable[str], limit: int = 8) -> list[str]:
-    """Entries of ``root`` that are not migsim's (relative paths; at most ``limit``)."""
+def _unknown_entries(root: Path, table_dirs: Iterable[str], limit: int = 8,
+                     extras: dict[str, str] | None = None) -> list[str]:
+    """Entries of ``root`` that are not migsim's (relative paths; at most ``limit``); ``extras``:
+    what the kind of run keeps beside its tables (``KIND_EXTRAS``)."""
     tables = set(table_dirs)
-    known_files = {MANIFEST, SPEC_TOML, SPEC_JSON}
+    extras = extras or {}
+    known_files = {MANIFEST, SPEC_TOML, SPEC_JSON} | {k for k, v in extras.items() if v == "file"}
     out: list[str] = []
 
     def add(p: str) -> bool:
@@ -580,6 +589,11 @@ def _unknown_entries(root: Path, table_dirs: Iterable[str], limit: int = 8) -> l
                 if _TMP_RE.match(q.name) and q.is_file():
                     continue
                 if add(f"{INTERNAL}/{q.name}"):
+                    return out
+            continue
+        if extras.get(name) == "dir" and p.is_dir() and not p.is_symlink():
+            for q in p.iterdir():
+                if not (q.is_file() or _TMP_RE.match(q.name)) and add(f"{name}/{q.name}"):
                     return out
             continue
         if name in tables and p.is_dir() and not p.is_symlink():
@@ -620,9 +634,11 @@ def inspect(root: Path) -> DirState:
             validate_manifest(man_path, data)
         except RunDirError as exc:
             return DirState("not-migsim", problem=str(exc))
-        unknown = _unknown_entries(root, KIND_TABLES[data["kind"]])
+        unknown = _unknown_entries(root, KIND_TABLES[data["kind"]],
+                                   extras=KIND_EXTRAS.get(data["kind"]))
         return DirState("foreign" if unknown else "run", unknown)
-    unknown = _unknown_entries(root, ALL_TABLES)
+    unknown = _unknown_entries(root, ALL_TABLES,
+                               extras={k: v for e in KIND_EXTRAS.values() for k, v in e.items()})
     if unknown:
         return DirState("foreign", unknown)
     # only migsim's names, and no run.json: a half-made directory if no part was committed

@@ -5,15 +5,16 @@ Layout of the output directory::
     spec.toml  spec.json     the spec as written, and resolved (SI units)
     run.json                 manifest: kind migsim-measure-run, fingerprint, counts, conditions
     conditions.json          the data set's conditions (what `migsim validate` needs beyond rows)
-    parts/part-000007.parquet, parts/part-000007.csv    run 7 (written atomically)
+    runs/part-000007.parquet run 7 (the table `runs`; nothing else lives in runs/)
     samples/part-000007.json query-migrate samples and events of run 7
     runs.csv                 every measured run, in run order, after `# conditions:` comment lines
+    .migsim/                 lock, part ledger (sizes, sha256), staging
 
-A part is valid when its Parquet metadata carries the spec's fingerprint and its run index;
-``--resume`` measures only the runs without a valid part. A run that fails (QEMU died, a deadline
-passed) writes nothing and counts as failed (exit status 1); resume measures it again. Runs go one
-at a time: two migrations at once would measure each other. Leaves out: the migration itself
-(:mod:`runner.measure.harness`).
+The directory is a migsim run like a sweep's (``runner.rundir``: marker, lock, checksummed parts,
+``--force`` moving the old run aside); ``--resume`` measures only the runs without an intact part.
+A run that fails (QEMU died, a deadline passed) writes nothing and counts as failed (exit status
+1); resume measures it again. Runs go one at a time: two migrations at once would measure each
+other. Leaves out: the migration itself (:mod:`runner.measure.harness`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from runner.measure.rows import NAMES, to_row, to_table
 from runner.measure.spec import MeasureSpec
 
 KIND = "migsim-measure-run"
+TABLE = rundir.KIND_TABLES[KIND][0]
 CONDITIONS = "conditions.json"
 RUNS_CSV = "runs.csv"
 SAMPLES = "samples"
@@ -123,11 +125,6 @@ def _manifest(spec: MeasureSpec, layout: rundir.Layout, conditions: dict[str, An
     return man
 
 
-def valid_parts(layout: rundir.Layout, fingerprint: str) -> set[int]:
-    """Run indices whose part is complete and belongs to this spec."""
-    return {i for i in range(layout.n_points) if rundir.part_is_valid(layout, i, fingerprint)}
-
-
 def _write_csv_atomic(path: Path, rows: list[dict[str, Any]], comments: list[str] = ()) -> None:  # type: ignore[assignment]
     buf = io.StringIO()
     for c in comments:
@@ -157,9 +154,9 @@ def conditions_comment(conditions: dict[str, Any]) -> str:
 
 
 def collect(root: Path) -> list[dict[str, Any]]:
-    """Rows of every valid Parquet part of a run directory, in run order."""
+    """Rows of every committed Parquet part of a run directory, in run order."""
     rows: list[dict[str, Any]] = []
-    for p in sorted((root / rundir.PARTS).glob("part-*.parquet")):
+    for p in sorted((root / TABLE).glob("part-*.parquet")):
         rows += pq.read_table(p).to_pylist()
     return rows
 
@@ -185,35 +182,26 @@ def run_measure(spec: MeasureSpec, root: Path, *, resume: bool = False, force: b
     """
     t0 = time.monotonic()
     say = progress or (lambda s: None)
-    layout = rundir.Layout(root, spec.n_runs, 1)
     fp = spec.fingerprint()
-    if resume and rundir.is_run_dir(root):
-        man = rundir.read_manifest(root)
-        if man.get("kind") != KIND:
-            raise RunDirError(f"{root}: is not a measurement run (it is a {man.get('kind')} run); "
-                              f"choose another --out")
-        if man.get("fingerprint") != fp:
-            raise RunDirError(f"{root}: was made from a different spec; rerun without --resume and "
-                              f"with --force to replace it, or choose another --out")
-        tools, kernel = prepare(spec)
-        conditions = man.get("conditions") or conditions_of(spec, tools)
-        rundir.clean_temporaries(layout)
-    else:
-        rundir.check_fresh(root, force)
-        tools, kernel = prepare(spec)
-        conditions = conditions_of(spec, tools)
-        rundir.prepare_fresh(root, force)
-        man = _manifest(spec, layout, conditions)
-        rundir.create(root, spec.sweep.text, {**spec.sweep.resolved(), "measure": _settings_json(spec)},
-                      man)
-    rundir.write_json(root / CONDITIONS, conditions)
-    (root / SAMPLES).mkdir(exist_ok=True)
-    done = valid_parts(layout, fp)
+    tools, kernel = prepare(spec)      # a missing QEMU, tc or gcc: one line, nothing written
+    conditions = conditions_of(spec, tools)
+    run = rundir.open_run(
+        root, kind=KIND, n_points=spec.n_runs, batch_size=None, default_batch_size=1,
+        fingerprint=fp, resume=resume, force=force,
+        new_manifest=lambda lay: _manifest(spec, lay, conditions), spec_text=spec.sweep.text,
+        resolved=lambda: {**spec.sweep.resolved(), "measure": _settings_json(spec)},
+        what="measurement spec", on_damaged=lambda p, why: say(f"{p}: {why}; measuring it again"))
+    for text in run.notes:
+        say(text)
+    conditions = run.manifest.get("conditions") or conditions   # a resumed run keeps its own
+    layout = run.layout
+    done = set(run.existing)
     result = MeasureResult(root, spec.n_runs, kept=len(done))
     ghash = guest.source_hash()
-    man.update(status="running", updated=rundir.now())
-    rundir.write_json(root / rundir.MANIFEST, man)
     try:
+        rundir.write_json(root / CONDITIONS, conditions)
+        (root / SAMPLES).mkdir(exist_ok=True)
+        run.save(status="running")
         for i in range(spec.n_runs):
             if i in done:
                 continue
@@ -227,7 +215,8 @@ def run_measure(spec: MeasureSpec, root: Path, *, resume: bool = False, force: b
                 say(f"  failed: {exc}")
                 continue
             row = to_row(spec.name, point, rep, inputs, spec.settings, m, ghash, started)
-            _commit(layout, i, row, m, fp)
+            run.record(_commit(layout, i, row, m, fp))
+            done.add(i)
             result.measured += 1
             say(f"  {row['status']}: total {row['total_time_s']:.3f} s, downtime "
                 f"{row['downtime_ms']} ms, {row['ram_transferred_bytes'] / 1e6:.1f} MB, syncs "
@@ -235,15 +224,16 @@ def run_measure(spec: MeasureSpec, root: Path, *, resume: bool = False, force: b
                 f"pages/s, load {row['loadavg_1m']:.2f}, wall {row['wall_s']:.1f} s")
             write_runs_csv(root, conditions)
     except BaseException:
-        rundir.mark_interrupted(root, man, counts={"measured": len(valid_parts(layout, fp)),
-                                                   "failed": len(result.failed)})
-        write_runs_csv(root, conditions)
+        run.interrupted(counts={"measured": len(done), "failed": len(result.failed)})
+        if root.is_dir():
+            write_runs_csv(root, conditions)
         raise
-    n_ok = len(valid_parts(layout, fp))
-    man.update(status="complete" if n_ok == spec.n_runs else "incomplete", updated=rundir.now(),
-               counts={"measured": n_ok, "failed": len(result.failed)})
-    rundir.write_json(root / rundir.MANIFEST, man)
+    counts = {"measured": len(done), "failed": len(result.failed)}
     write_runs_csv(root, conditions)
+    if len(done) == spec.n_runs:
+        run.complete(counts=counts)
+    else:
+        run.interrupted("incomplete", counts=counts)
     result.wall_s = time.monotonic() - t0
     return result
 
@@ -271,8 +261,10 @@ def _brief(inputs: Any) -> str:
     return ", ".join(parts)
 
 
-def _commit(layout: rundir.Layout, index: int, row: dict[str, Any], m: Any, fp: str) -> None:
-    """Write run ``index``: samples, CSV part, then the Parquet part (the one resume trusts)."""
+def _commit(layout: rundir.Layout, index: int, row: dict[str, Any], m: Any, fp: str
+            ) -> dict[str, Any]:
+    """Write run ``index``: its samples, then its Parquet part (the one resume trusts); return
+    the part's ledger record."""
     root = layout.root
     samples = root / SAMPLES / f"part-{index:06d}.json"
     tmp = samples.with_name(f".{samples.name}.{os.getpid()}{rundir.TMP_SUFFIX}")
@@ -280,10 +272,11 @@ def _commit(layout: rundir.Layout, index: int, row: dict[str, Any], m: Any, fp: 
                                "guest_reports": m.guest_reports, "params": m.params,
                                "final": m.info}, default=str))
     os.replace(tmp, samples)
-    _write_csv_atomic(layout.part_path(index).with_suffix(".csv"), [row])
-    rundir.write_part(layout, index, to_table([row]),
-                      {"fingerprint": fp, "batch": index, "run_id": row["run_id"],
-                       "counts": {row["status"]: 1}})
+    record = rundir.write_part(layout, index, to_table([row]),
+                               {"fingerprint": fp, "batch": index, "run_id": row["run_id"],
+                                "counts": {row["status"]: 1}})
+    return {"batch": index, "files": {layout.table: record}, "rows": 1, "points": 1,
+            row["status"]: 1}
 
 
 __all__ = ["run_measure", "MeasureResult", "collect", "write_runs_csv", "merge"]

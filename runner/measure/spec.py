@@ -12,7 +12,7 @@ only the inputs the harness controls are allowed::
     max_bandwidth = ["16MB/s", "32MB/s"]   # default: QEMU's own (128 MiB/s in 7.2)
     dirty_rate = ["2000pages/s", "6000pages/s"]
     [[points]]
-    link = "200Mbit/s"                     # a link shaped with tc on lo; unset or inf: unshaped
+    link = "200Mbit/s"                     # a link shaped with tc on lo; unset: unshaped
     max_bandwidth = "10GB/s"
     [measure]
     repeats = 3                            # or the sweep key `repeat`
@@ -35,7 +35,7 @@ from typing import Any
 
 from models import units
 from models.errors import SpecError, UnitError
-from models.fields import INPUT_BY_COLUMN
+from models.fields import INPUT_BY_COLUMN, MAX_LINK
 from runner.errors import UnknownKeyError
 from runner.measure.harness import RunInputs, Settings
 from runner.plan import Plan
@@ -127,6 +127,10 @@ class MeasureSpec:
         }
 
 
+#: A point without a shaped link carries the link field's upper bound (10 Tbit/s): no shaping. The
+#: model's inputs refuse an infinite link, so "unshaped" is this finite sentinel in the sweep.
+UNSHAPED_bps = MAX_LINK
+
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
@@ -153,7 +157,8 @@ def run_inputs(cols: dict[str, Any], wws_offset_bytes: float = 0.0) -> RunInputs
         hot_rate_Bps=float(get("hot_rate_Bps")), zero_fraction=float(get("zero_fraction")),
         max_bandwidth_Bps=None if mbw is None else float(mbw),
         downtime_limit_ms=None if dtl is None else float(dtl),
-        auto_converge=bool(get("auto_converge")), link_bps=float(get("link_bps")))
+        auto_converge=bool(get("auto_converge")),
+        link_bps=math.inf if float(get("link_bps")) >= UNSHAPED_bps else float(get("link_bps")))
 
 
 def load_measure_spec(path: str | os.PathLike[str]) -> MeasureSpec:
@@ -185,7 +190,7 @@ def parse_measure_spec(text: str, where: str = "<spec>", default_name: str = "me
                             "repeats or the sweep key repeat, not both")
         doc["repeat"] = settings.repeats
     if "link" not in doc and "link" not in doc.get("grid", {}) and "link" not in doc.get("zip", {}):
-        doc["link"] = math.inf   # unshaped unless a point says otherwise
+        doc["link"] = UNSHAPED_bps   # unshaped unless a point says otherwise
     sweep = _Builder(where, doc, default_name).build(text)
     if sweep.plan.random:
         raise SpecError(where, sweep.plan.random[0].column, "a per-point distribution",

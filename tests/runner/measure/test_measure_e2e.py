@@ -79,7 +79,7 @@ def test_real_migrations_land_in_rows_and_validate_reads_them(run_cli, tmp_path)
     assert res.returncode == 0, res.stderr
     rows = rows_of(out / "runs.csv")
     assert len(rows) == (3 if CAN_SHAPE else 2)
-    assert sorted(p.name for p in (out / "parts").glob("*.parquet")) == \
+    assert sorted(p.name for p in (out / "runs").glob("*.parquet")) == \
         [f"part-{i:06d}.parquet" for i in range(len(rows))]
     assert (out / "conditions.json").is_file() and (out / "samples" / "part-000000.json").is_file()
 
@@ -139,7 +139,7 @@ def test_killing_the_harness_mid_run_leaves_no_qemu(start_cli, tmp_path, wait_fo
                                         psutil.Process(p).status() != psutil.STATUS_ZOMBIE
                                         for p in pids), 15)
         assert gone, f"QEMU processes left behind: {pids}"
-        assert not list((out / "parts").glob("*.parquet"))
+        assert not list((out / "runs").glob("*.parquet"))
         work = list(__import__("pathlib").Path("/tmp").glob(f"migsim-qemu-{proc.pid}-*"))
         if sig == signal.SIGTERM:
             assert tc_clean()

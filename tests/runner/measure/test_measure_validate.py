@@ -32,12 +32,12 @@ def fake_run(inputs: RunInputs, settings: Settings, total_ms: float, transferred
 def run_dir(tmp_path_factory):
     """A run directory of three synthetic runs (two repeats of a bulk copy, one uncapped)."""
     root = tmp_path_factory.mktemp("m") / "ds"
-    (root / "parts").mkdir(parents=True)
+    (root / "runs").mkdir(parents=True)
     settings = Settings(cancel_after_s=20.0, jitter_s=0.02)
     bulk = RunInputs(memory_bytes=64 * MIB, wws_bytes=MIB, dirty_rate_Bps=1000 * 4096.0,
                      dirty_pattern="sequential", max_bandwidth_Bps=32e6)
     fast = RunInputs(memory_bytes=64 * MIB, wws_bytes=MIB, max_bandwidth_Bps=10e9)
-    layout = rundir.Layout(root, 3, 1)
+    layout = rundir.Layout(root, 3, 1, "runs")
     for i, (inp, t, b) in enumerate([(bulk, 1950, 62.9e6), (bulk, 1960, 62.9e6), (fast, 150, 62.9e6)]):
         row = to_row("ds", i // 2, i % 2, inp, settings, fake_run(inp, settings, t, b), "g", "t")
         rundir.write_part(layout, i, to_table([row]), {"fingerprint": "f", "batch": i})
@@ -51,7 +51,7 @@ def run_dir(tmp_path_factory):
 def test_directory_csv_and_parquet_give_the_same_checks(run_dir):
     a = check_qemu(run_dir)
     b = check_qemu(run_dir / "runs.csv")
-    c = check_qemu(run_dir / "parts" / "part-000000.parquet")
+    c = check_qemu(run_dir / "runs" / "part-000000.parquet")
     assert len(a) == len(b) == 3 and len(c) == 1
     assert [x.predicted_total_time_s for x in a] == [x.predicted_total_time_s for x in b]
     assert c[0].predicted_total_time_s == a[0].predicted_total_time_s
@@ -143,7 +143,8 @@ def test_merge_keeps_rows_and_conditions_and_refuses_mixed_conditions(run_dir, t
     from runner.errors import RunDirError
     from runner.measure.run import KIND, merge
 
-    rundir.write_json(run_dir / "run.json", {"kind": KIND})
+    rundir.write_json(run_dir / "run.json",
+                      rundir.base_manifest(KIND, "ds", None, "f", rundir.Layout(run_dir, 3, 1, "runs")))
     other = tmp_path / "other"
     shutil.copytree(run_dir, other)
     out = tmp_path / "all.csv"
