@@ -244,7 +244,7 @@ TRANSPORTS = ("default", "tcp", "compression", "smb", "multi-nic")
 
 INPUTS: tuple[Field, ...] = (
     Field("profile", "profile", "choice", "vsphere-5.1", "hypervisor profile",
-          choices=("vsphere-5.1", "hyperv-2012", "qemu", "xen")),
+          choices=("vsphere-5.1", "hyperv-2012", "qemu", "xen", "xen-clark2005")),
     Field("memory", "memory_bytes", "size", 4 * 2.0**30, "VM memory size", lo=0.0, lo_open=True,
           hi=MAX_MEMORY),
     Field("page_size", "page_size_bytes", "size", 4096.0, "guest page size", lo=512.0, hi=2.0**30,

@@ -90,6 +90,7 @@ _POLICY_FIELDS = (
     P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS) = range(len(_POLICY_FIELDS))
 assert _POLICY_FIELDS[P_STORAGE_MAX_ROUNDS] == "storage_max_rounds"
 QEMU = list(PROFILES).index("qemu")
+assert INPUT_BY_COLUMN["profile"].choices == tuple(PROFILES)   # choice codes index the profiles
 
 # --- the transport table TR: (profile, transport name) -> fields
 _TRANSPORT_NAMES = INPUT_BY_COLUMN["transport"].choices
@@ -571,7 +572,8 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     C[c, C_WINDOW_S] = POL[p, P_RATE_WINDOW_S]
     C[c, C_CHECK_S] = POL[p, P_CHECK_INTERVAL_S]
     C[c, C_LIMIT_S] = downtime_limit_s
-    C[c, C_MIN_PAGES] = POL[p, P_MIN_DIRTY_PAGES]
+    # a threshold in pages counts 4 KiB frames (Xen's PFNs), whatever the guest's page size
+    C[c, C_MIN_PAGES] = POL[p, P_MIN_DIRTY_PAGES] * 4096.0 / ps
     C[c, C_MAX_ROUNDS] = POL[p, P_MAX_ROUNDS]
     C[c, C_MAX_TRAFFIC] = POL[p, P_MAX_TRAFFIC_FACTOR] * memory
     C[c, C_GROWING_RULE] = POL[p, P_STOP_IF_GROWING]

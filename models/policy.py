@@ -307,9 +307,10 @@ QEMU = _profile(
     storage_max_rounds=10.0,
 )
 
-XEN = _profile(
-    name="xen",
-    description="Xen pre-copy as in Clark et al. 2005: 30 rounds, < 50 pages, 3x memory, 100-500 Mbit/s",
+XEN_CLARK2005 = _profile(
+    name="xen-clark2005",
+    description="Xen research prototype of Clark et al. 2005: 30 rounds, < 50 pages, 3x memory, "
+                "adaptive 100-500 Mbit/s",
     setup_s=0.0,
     stop_s=(0.017, "Clark 2005: Quake 3 stop-and-copy of 148 KB took 20 ms"),
     resume_s=(0.02, "Clark 2005: resume 9-40 ms"),
@@ -331,7 +332,7 @@ XEN = _profile(
     min_link_bps=0.0,
     max_rtt_ms=INF,
     downtime_limit_ms=(0.0, "stop rule is a page count, not a time"),
-    min_dirty_pages=(50.0, "< 50 pages dirtied in a round"),
+    min_dirty_pages=(50.0, "< 50 pages (4 KiB frames) dirtied in a round"),
     max_rounds=(29.0, "30 iterations: 29 pre-copy rounds + the stop-and-copy"),
     max_traffic_factor=(3.0, "3 x memory sent"),
     stop_if_growing_at_max_rate=(True, "xc_linux_save: sent more than last round at max rate"),
@@ -351,8 +352,51 @@ XEN = _profile(
     storage_max_rounds=10.0,
 )
 
+XEN = _profile(
+    name="xen",
+    description="Xen >= 4.6 migration stream (libxc xc_sr_save.c): no rate limit, at most 5 "
+                "iterations, stop at <= 50 dirty pages, then suspend and send the rest",
+    setup_s=(0.0, "assumed: the stream starts at once"),
+    stop_s=(0.017, "assumed as measured for Xen by Clark 2005 (stop-and-copy of 148 KB: 20 ms)"),
+    resume_s=(0.02, "assumed as measured for Xen by Clark 2005 (resume 9-40 ms)"),
+    trace_s_per_gib=(0.0, "log-dirty mode is enabled inside the first iteration"),
+    trace_slowdown_pct=0.0,
+    device_state_bytes=(0.2e6, "assumed: small paravirtual device state"),
+    page_header_bytes=(8.0, "one 8-byte PFN entry per page in each PAGE_DATA record"),
+    zero_page_bytes=(4104.0, "assumed: the stream sends populated pages whole"),
+    scan_Bps=26e9,
+    transports=MappingProxyType({"tcp": Transport()}),
+    default_transport="tcp",
+    max_bandwidth_Bps=(INF, "no rate limit: pages go as fast as the stream allows"),
+    cap_lifted_in_switchover=False,
+    rate_window_s=0.0,
+    check_interval_s=0.0,
+    tcp_window_bytes=4 * 2.0**20,
+    max_nics=(1.0, "one stream"),
+    max_nics_10g=1.0,
+    min_link_bps=0.0,
+    max_rtt_ms=INF,
+    downtime_limit_ms=(0.0, "stop rule is a page count, not a time"),
+    min_dirty_pages=(50.0, "simple precopy policy: stop and copy at <= 50 dirty pages (4 KiB "
+                           "frames)"),
+    max_rounds=(5.0, "simple precopy policy: at most 5 iterations, round 0 included"),
+    max_traffic_factor=INF,
+    stop_if_growing_at_max_rate=False,
+    stop_if_rate_exceeds_max=False,
+    remedy=("force", "after the last iteration the domain is suspended and the rest sent"),
+    sdps_shrink=0.0, sdps_target=0.0,
+    ac_initial_pct=0.0, ac_increment_pct=0.0, ac_max_pct=0.0, ac_trigger_ratio=INF,
+    ac_period_s=1.0,
+    max_switchover_s=INF,
+    adaptive_rate=False, rate_initial_bps=0.0, rate_increment_bps=0.0, rate_max_bps=INF,
+    skip_redirtied=(False, "assumed: each iteration sends the pages of the bitmap it read"),
+    refuses_cross_subnet=False,
+    mirror_max_share=0.5,
+    storage_max_rounds=10.0,
+)
+
 PROFILES: Mapping[str, Policy] = MappingProxyType(
-    {p.name: p for p in (VSPHERE_51, HYPERV_2012, QEMU, XEN)})
+    {p.name: p for p in (VSPHERE_51, HYPERV_2012, QEMU, XEN, XEN_CLARK2005)})
 
 
 #: Overrides of policy fields that a model input also sets must lie in that input's domain.

@@ -36,8 +36,9 @@ def _options(
 ) -> None:
     """Simulate live VM migration: single what-ifs, sweeps on Ray, scenarios.
 
-    Profiles: vsphere-5.1, hyperv-2012, qemu, xen (`migsim profiles` lists them; `migsim profiles
-    NAME` prints every constant with its unit and source).
+    Profiles: vsphere-5.1, hyperv-2012, qemu, xen (Xen >= 4.6), xen-clark2005 (Clark et al.'s
+    prototype); `migsim profiles` lists them, `migsim profiles NAME` prints every constant with its
+    unit and source.
     """
 
 

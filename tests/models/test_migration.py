@@ -59,7 +59,7 @@ def test_hyperv_forces_after_ten_passes():
 
 
 def test_xen_caps():
-    r = one(profile="xen", memory_bytes=4 * GIB, wws_bytes=2 * GIB, dirty_rate_Bps=30e6,
+    r = one(profile="xen-clark2005", memory_bytes=4 * GIB, wws_bytes=2 * GIB, dirty_rate_Bps=30e6,
             link_bps=10e9)
     assert r["forced"] and r["precopy_rounds"] <= 29
 
@@ -227,3 +227,30 @@ def test_outputs_that_do_not_apply_are_nan_never_zero():
               "device_transferred_bytes"):
         assert np.isnan(r[k][1]), k                        # a failed one never switched over
     assert r["transferred_bytes"][1] > 1 * GIB and r["precopy_s"][1] == pytest.approx(30, rel=0.01)
+
+
+def test_current_xen_is_the_libxc_stream_and_clark2005_stays_as_it_was():
+    """Issue 11: `xen` was Clark et al.'s 2005 prototype (adaptive 100-500 Mbit/s: a 16 GiB VM
+    took 1,354 s on 10 GbE, link speed had no effect). `xen` is now the Xen >= 4.6 stream (no rate
+    limit, at most 5 iterations, stop at <= 50 dirty pages); the prototype is `xen-clark2005`."""
+    links = np.array([1e9, 10e9])
+    base = {"memory_bytes": 16 * GIB, "wws_bytes": 1 * GIB, "dirty_rate_Bps": 20e6,
+            "link_bps": links}
+    now, clark = simulate({**base, "profile": "xen"}), simulate({**base, "profile": "xen-clark2005"})
+    assert clark["total_time_s"][1] == pytest.approx(clark["total_time_s"][0], rel=0.05)
+    assert now["total_time_s"][0] > 5 * now["total_time_s"][1]      # the link decides now
+    assert now["total_time_s"][1] < 30 < clark["total_time_s"][1]
+    busy = simulate({**base, "profile": "xen", "dirty_rate_Bps": 2e9})
+    assert (busy["precopy_rounds"] == 5).all() and busy["forced"].all()
+    calm = simulate({"profile": "xen", "memory_bytes": 1 * GIB, "link_bps": 10e9})
+    assert calm["precopy_rounds"][0] == 1 and calm["converged"][0]   # nothing dirty: one pass
+
+
+def test_page_count_thresholds_count_4k_frames_whatever_the_page_size():
+    """Xen's '50 pages' are 4 KiB frames: with 2 MiB pages it is 200 KiB, not 100 MiB."""
+    cols = {"profile": "xen", "memory_bytes": 8 * GIB, "wws_bytes": 512 * 2**20,
+            "dirty_rate_Bps": 2e6, "link_bps": 10e9, "page_size_bytes": np.array([4096.0, 2.0**21])}
+    r = simulate(cols)
+    # 50 pages of 2 MiB (100 MiB) would stop after round 0; 200 KiB is below one 2 MiB page
+    assert r["final_round_bytes"][1] < 100 * 2**20
+    assert r["precopy_rounds"][1] > 1

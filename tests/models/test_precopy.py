@@ -192,16 +192,16 @@ def test_xen_steady_passes_in_reduced_form_equal_iterating_them(pattern, uncappe
     n = 60
     rng = np.random.default_rng(7)
     memory = np.exp(rng.uniform(np.log(1), np.log(64), n)) * GIB
-    cols = {"profile": "xen", "memory_bytes": memory, "wws_bytes": memory * rng.uniform(0.02, 1, n),
+    cols = {"profile": "xen-clark2005", "memory_bytes": memory, "wws_bytes": memory * rng.uniform(0.02, 1, n),
             "dirty_pattern": pattern, "link_bps": rng.choice([1e9, 10e9, 25e9], n),
             "dirty_rate_Bps": np.exp(rng.uniform(np.log(1e6), np.log(1e8), n))}
-    over = {"xen": {"max_rounds": np.inf, "max_traffic_factor": np.inf}} if uncapped else None
+    over = {"xen-clark2005": {"max_rounds": np.inf, "max_traffic_factor": np.inf}} if uncapped else None
     fast = simulate(cols, over)
     slow = simulate(cols, over, detail=True)
     if uncapped:
         assert fast["precopy_rounds"].max() > 60
     else:
-        assert fast["precopy_rounds"].max() == get_profile("xen").max_rounds
+        assert fast["precopy_rounds"].max() == get_profile("xen-clark2005").max_rounds
         assert len(set(fast["reason"])) >= 3                # converged, pass cap, rate rule
     assert list(fast["reason"]) == list(slow["reason"])
     np.testing.assert_array_equal(fast["precopy_rounds"], slow["precopy_rounds"])
@@ -212,9 +212,9 @@ def test_xen_steady_passes_in_reduced_form_equal_iterating_them(pattern, uncappe
 def test_xen_final_round_goes_at_the_maximum_rate():
     # Clark 2005 §5.3: the stop-and-copy runs at the administrator's maximum (500 Mbit/s), not
     # at line rate
-    r = simulate({"profile": "xen", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
+    r = simulate({"profile": "xen-clark2005", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
                   "dirty_rate_Bps": 1e9, "link_bps": 10e9})
-    pol = get_profile("xen")
+    pol = get_profile("xen-clark2005")
     copy_s = r["final_round_bytes"][0] / (pol.rate_max_bps / 8) + \
         r["device_transferred_bytes"][0] / (pol.rate_max_bps / 8)
     assert r["downtime_ms"][0] == pytest.approx((copy_s + pol.stop_s + pol.resume_s) * 1e3)

@@ -56,12 +56,15 @@ def test_more_dirtying_never_faster_or_cheaper(p, factor):
     if busy["status"] == "completed" and calm["status"] == "completed":
         worse = [busy[k] >= calm[k] * (1 - 1e-6)
                  for k in ("total_time_s", "transferred_bytes", "downtime_ms", "max_throttle_pct")]
-        if p["profile"] in ("xen", "vsphere-5.1"):
-            # Xen stops pre-copy early when the dirtying rate outruns its maximum rate and sends
-            # pages re-dirtied within its slow first round later at a higher rate; vSphere's SDPS
-            # throttles the guest harder the more it dirties. More dirtying can then cost less time
-            # or traffic, but never less of everything: it is paid in downtime or guest slowdown.
-            assert any(worse)
+        if p["profile"] in ("xen-clark2005", "vsphere-5.1"):
+            # Clark's Xen stops pre-copy early when the dirtying rate outruns its maximum rate and
+            # sends pages re-dirtied within its slow first round later at a higher rate; vSphere's
+            # SDPS throttles the guest harder the more it dirties. More dirtying can then cost less
+            # time or traffic, but never less of everything: it is paid in time, traffic or
+            # downtime, or in a strictly larger guest slowdown. (The throttle used to count when
+            # merely equal, 0 >= 0 for every unthrottled run, so this could not fail: issue 15.)
+            throttled_more = busy["max_throttle_pct"] > calm["max_throttle_pct"] + 1e-9
+            assert any(worse[:3]) or throttled_more
         else:
             assert worse[0] and worse[1]
     if calm["status"] != "completed":

@@ -46,8 +46,8 @@ CLARK = {
 
 def clark(name, **extra):
     mem, wws, rate, hot, hot_rate, resume = CLARK[name]
-    over = {"xen": {"resume_s": resume}} if resume is not None else None
-    cols = {"profile": "xen", "memory_bytes": mem, "wws_bytes": wws, "dirty_rate_Bps": rate,
+    over = {"xen-clark2005": {"resume_s": resume}} if resume is not None else None
+    cols = {"profile": "xen-clark2005", "memory_bytes": mem, "wws_bytes": wws, "dirty_rate_Bps": rate,
             "hot_set_bytes": hot, "hot_rate_Bps": hot_rate, "link_bps": 1e9, **extra}
     return simulate(cols, overrides=over, detail=True)
 
@@ -89,7 +89,7 @@ def test_clark_rates_adapt_from_100_to_500_mbit():
 
 
 def diabolical():
-    return simulate({"profile": "xen", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
+    return simulate({"profile": "xen-clark2005", "memory_bytes": 512 * 2**20, "wws_bytes": 256 * 2**20,
                      "dirty_rate_Bps": 60e6, "dirty_pattern": "sequential", "link_bps": 1e9},
                     detail=True)
 
