@@ -78,7 +78,7 @@ _POLICY_FIELDS = (
     "remedy", "sdps_shrink", "sdps_target", "ac_initial_pct", "ac_increment_pct", "ac_max_pct",
     "ac_trigger_ratio", "ac_period_s", "max_switchover_s", "adaptive_rate", "rate_initial_bps",
     "rate_increment_bps", "rate_max_bps", "skip_redirtied", "refuses_cross_subnet",
-    "mirror_max_share", "storage_max_rounds")
+    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover")
 (P_SETUP_S, P_STOP_S, P_RESUME_S, P_TRACE_S_PER_GIB, P_TRACE_SLOWDOWN_PCT, P_DEVICE_STATE_BYTES,
     P_PAGE_HEADER_BYTES, P_ZERO_PAGE_BYTES, P_SCAN_BPS, P_MAX_BANDWIDTH_BPS,
     P_CAP_LIFTED_IN_SWITCHOVER, P_RATE_WINDOW_S, P_CHECK_INTERVAL_S, P_TCP_WINDOW_BYTES, P_MAX_NICS,
@@ -87,7 +87,7 @@ _POLICY_FIELDS = (
     P_REMEDY, P_SDPS_SHRINK, P_SDPS_TARGET, P_AC_INITIAL_PCT, P_AC_INCREMENT_PCT, P_AC_MAX_PCT,
     P_AC_TRIGGER_RATIO, P_AC_PERIOD_S, P_MAX_SWITCHOVER_S, P_ADAPTIVE_RATE, P_RATE_INITIAL_BPS,
     P_RATE_INCREMENT_BPS, P_RATE_MAX_BPS, P_SKIP_REDIRTIED, P_REFUSES_CROSS_SUBNET,
-    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS) = range(len(_POLICY_FIELDS))
+    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS, P_GOAL_COVERS_SWITCHOVER) = range(len(_POLICY_FIELDS))
 assert _POLICY_FIELDS[P_STORAGE_MAX_ROUNDS] == "storage_max_rounds"
 QEMU = list(PROFILES).index("qemu")
 assert INPUT_BY_COLUMN["profile"].choices == tuple(PROFILES)   # choice codes index the profiles
@@ -571,6 +571,11 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     C[c, C_MEM_CAP_PPS] = mem_cap / ps
     C[c, C_WINDOW_S] = POL[p, P_RATE_WINDOW_S]
     C[c, C_CHECK_S] = POL[p, P_CHECK_INTERVAL_S]
+    if POL[p, P_GOAL_COVERS_SWITCHOVER] == 1.0:
+        # the goal bounds the whole switch-over: the last pages get what stopping, sending the
+        # device state and resuming leave of it (nothing: the stop rule can then only be forced)
+        downtime_limit_s = max(downtime_limit_s - POL[p, P_STOP_S] - POL[p, P_RESUME_S]
+                               - E[e, E_DEVICE_STATE] / sw, 0.0)
     C[c, C_LIMIT_S] = downtime_limit_s
     # a threshold in pages counts 4 KiB frames (Xen's PFNs), whatever the guest's page size
     C[c, C_MIN_PAGES] = POL[p, P_MIN_DIRTY_PAGES] * 4096.0 / ps

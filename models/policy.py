@@ -132,6 +132,7 @@ class Policy:
     mirror_max_share: float        # share of the copy path the synchronous mirror may take
     storage_max_rounds: float      # iterative dirty-block pre-copy passes (ESX 4.x)
     limits: Limits = field(default_factory=Limits)
+    goal_covers_switchover: bool = False  # the downtime goal bounds the whole switch-over
     #: where each constant comes from: a publication, a measurement, "assumed: ...", or "override"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -194,6 +195,9 @@ VSPHERE_51 = _profile(
     min_link_bps=(1e9, "vMotion needs >= 1 Gbit/s"),
     max_rtt_ms=(10.0, "5 ms standard, 10 ms Metro vMotion (Enterprise Plus)"),
     downtime_limit_ms=(500.0, "switch-over goal"),
+    goal_covers_switchover=(True, "the 500 ms switch-over goal is the guest's stun time: the "
+                                  "last pages, the device state and the resume all fit in it "
+                                  "(vSphere 5 vMotion architecture; docs/references.md)"),
     min_dirty_pages=0.0,
     max_rounds=INF,
     max_traffic_factor=INF,

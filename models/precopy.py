@@ -564,8 +564,12 @@ def _finish_row(C, S, i, pl, duration):
         stalls += STALLS_TO_GIVE_UP if hopeless else 1.0
     stalled = stalls >= STALLS_TO_GIVE_UP
 
-    # vSphere SDPS: throttle the vCPUs just enough when a pass does not shrink the dirty set
-    if remedy == SDPS and seg >= 2.0 and pending > C[i, C_SDPS_SHRINK] * P0 and d + dh > 0.0:
+    # vSphere SDPS engages when it sees the guest dirty pages faster than they are sent (from the
+    # first pass on, so every rate above the send rate meets the same throttle), or when a pass
+    # stops shrinking the dirty set; it throttles the vCPUs just enough (to sdps_target x sent)
+    outpaced = (d + dh) > pl[P_PPS]
+    if remedy == SDPS and d + dh > 0.0 and (
+            outpaced or (seg >= 2.0 and pending > C[i, C_SDPS_SHRINK] * P0)):
         need = 1.0 - C[i, C_SDPS_TARGET] * pl[P_PPS] / (C[i, C_DIRTY_PPS] + C[i, C_HOT_PPS])
         theta = max(theta, min(max(need, 0.0), 0.99))
 
