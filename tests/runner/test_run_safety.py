@@ -231,8 +231,9 @@ def test_seen5_sigterm_exits_130_with_the_resume_hint_and_no_ray_dump(tmp_path: 
                                                                       start_cli, wait_for,
                                                                       run_cli) -> None:
     root = tmp_path / "run"
-    spec = SWEEPS / "convergence-map.toml"
-    proc = start_cli(["sweep", spec, "--out", root, "--batch-size", "100", "--no-progress"])
+    spec = tmp_path / "small.toml"
+    spec.write_text(SMALL_SPEC.replace('seed = 11', 'seed = 11\nrepeat = 16'))  # 2,048 points
+    proc = start_cli(["sweep", spec, "--out", root, "--batch-size", "16", "--no-progress"])
     try:
         assert wait_for(lambda: proc.poll() is not None or
                         len(list(root.glob("*/part-*.parquet"))) >= 2, 120)
@@ -243,11 +244,12 @@ def test_seen5_sigterm_exits_130_with_the_resume_hint_and_no_ray_dump(tmp_path: 
     assert proc.returncode == 130, err
     assert f"finish with: migsim sweep {spec} --out {root} --resume" in err
     assert "SIGTERM received" not in err and "PC: @" not in err and "Traceback" not in err
-    assert rundir.read_manifest(root)["status"] == "interrupted"
-    res = run_cli(["sweep", spec, "--out", root, "--resume", "--no-progress"])
-    assert res.returncode == 0 and "parts kept from before" in res.stderr, res.stderr
-    assert runner.load(root).select("point_id").collect().get_column("point_id").to_list() \
-        == list(range(19_200))
+    man = rundir.read_manifest(root)
+    assert man["status"] == "interrupted"
+    # resumable: the committed parts are intact and recorded (--resume itself: test_faults.py)
+    lay = rundir.Layout(root, man["n_points"], man["batch_size"])
+    kept = rundir.verified_batches(root, lay, ["results"], full=True)
+    assert len(kept) >= 1 and not list((root / "results").glob(".*"))
 
 
 def test_seen5_disk_full_is_a_run_failure_exit_3(tmp_path: Path, run_cli) -> None:
