@@ -451,3 +451,11 @@ def test_parts_committed_after_the_driver_stopped_are_checked_and_kept(tmp_path:
     run.release()
     assert sorted(run.existing) == [0, 1]
     assert sorted(rundir.read_ledger(root)) == [0, 1]
+
+
+def test_seen10_words_in_strings_are_not_taken_for_files(small_run: Path) -> None:
+    from runner.query import run_sql
+
+    df = run_sql(small_run, "SELECT 'from' AS a, 'read_csv(' AS b, count(*) AS n FROM results "
+                            "WHERE status <> 'join'")
+    assert df.item(0, "n") == 128
