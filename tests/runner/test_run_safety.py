@@ -459,3 +459,25 @@ def test_seen10_words_in_strings_are_not_taken_for_files(small_run: Path) -> Non
     df = run_sql(small_run, "SELECT 'from' AS a, 'read_csv(' AS b, count(*) AS n FROM results "
                             "WHERE status <> 'join'")
     assert df.item(0, "n") == 128
+
+
+def test_a_run_of_the_previous_format_is_named_and_replaced_only_with_force(tmp_path: Path) -> None:
+    """Runs written before this layout (run format 1: parts/) are migsim's, but not readable here:
+    load and --resume say so; --force moves them aside like any run."""
+    old = tmp_path / "old"
+    (old / "parts").mkdir(parents=True)
+    pl.DataFrame({"point_id": [0]}).write_parquet(old / "parts" / "part-000000.parquet")
+    (old / "run.json").write_text(json.dumps({"kind": "migsim-sweep-run", "format": 1,
+                                              "n_batches": 1}))
+    (old / "spec.toml").write_text("x = 1")
+    with pytest.raises(RunDirError, match="older migsim .*--force"):
+        runner.load(old)
+    with pytest.raises(RunDirError, match="older migsim"):
+        open_small(old, resume=True)
+    with pytest.raises(RunDirError, match="older migsim.*--force"):
+        open_small(old)
+    run = open_small(old, force=True)
+    run.release()
+    aside = tmp_path / f"old.old-{os.getpid()}"
+    assert (aside / "parts" / "part-000000.parquet").exists()
+    assert rundir.read_manifest(old)["format_version"] == 2
