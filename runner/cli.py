@@ -1,8 +1,7 @@
 """The ``migsim`` command line: one Typer app; each command lives in its own module.
 
 Errors derived from :class:`models.errors.MigsimError` are printed as one line on stderr and the
-process exits with the error class's status (``exit_code``: 2 bad input, 3 run failure; see
-:mod:`runner.cli_common`) — never a traceback.
+process exits with status 2 (bad input) — never a traceback.
 """
 
 from __future__ import annotations

@@ -174,8 +174,8 @@ def query(
     from runner.query import check_confined, run_sql, write_frame
 
     check_confined(sql)
-    _warn_incomplete(run_dir, verify=verify)
-    df = run_sql(run_dir, sql)
+    _warn_incomplete(run_dir)
+    df = run_sql(run_dir, sql, verify=verify)
     if out is not None:
         write_frame(df, out)
         echo_err(f"migsim: wrote {df.height:,} rows x {df.width} columns to {out}")
@@ -207,12 +207,12 @@ def summary(
     """
     from runner.query import summary as summarise, write_frame
 
-    _warn_incomplete(run_dir, table, verify=verify)
+    _warn_incomplete(run_dir, table)
     if by == "profile" and table not in (None, "results", "migrations"):
         from runner.store import load
         if "profile" not in load(run_dir, table).collect_schema().names():
             by = ""
-    df = summarise(run_dir, [b for b in by.split(",") if b.strip()], where, table)
+    df = summarise(run_dir, [b for b in by.split(",") if b.strip()], where, table, verify=verify)
     if out is not None:
         write_frame(df, out)
         echo_err(f"migsim: wrote {df.height:,} groups to {out}")

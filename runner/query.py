@@ -75,11 +75,10 @@ def check_confined(sql: str, where: str = "query") -> None:
     QueryError
         Naming the function (or the string in ``FROM``) that was refused.
     """
-    text = _COMMENT.sub(" ", sql)
-    if _PATH_IN_FROM.search(_QUOTED_ID.sub(" x ", text)):
+    text = _STRING.sub("''", _COMMENT.sub(" ", sql))
+    if _PATH_IN_FROM.search(text):
         raise QueryError(f"{where}: a file or URL in FROM is not allowed; a query reads the "
                          f"run's tables only")
-    text = _STRING.sub("''", text)
     text = _QUOTED_ID.sub(lambda m: m.group(1) or m.group(2) or "", text)
     text = _COMMENT.sub(" ", text)
     m = _FILE_FUNCTION.search(text)

@@ -68,7 +68,7 @@ import pyarrow.parquet as pq
 import models
 from models.errors import MigsimError
 from models.fields import STATUSES
-from runner.errors import DamagedPartError, RunDirError, RunFailure, RunLockedError
+from runner.errors import RunDirError, RunFailure, RunLockedError
 from runner.schema import INPUT_COLUMNS, META_COLUMNS, SCHEMA
 
 MANIFEST = "run.json"

