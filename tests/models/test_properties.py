@@ -121,3 +121,45 @@ def test_batch_equals_points():
         one = simulate({k: v[i:i + 1] for k, v in cols.items()})
         for k in batch:
             assert one[k][0] == batch[k][i] or (one[k][0] != one[k][0] and batch[k][i] != batch[k][i])
+
+
+#: Profiles whose total time must not fall as the guest dirties more once their remedies are off.
+#: Clark's Xen prototype is left out by design: its adaptive rate limit sends faster the more the
+#: guest dirties (100 Mbit/s first, then the dirty rate + 50 Mbit/s), which is what xen-clark2005
+#: keeps for the published rows.
+MONOTONE = sorted(set(PROFILES) - {"xen-clark2005"})
+
+
+@SETTINGS
+@given(point.filter(lambda p: p["profile"] in MONOTONE), st.floats(1.0, 4.0))
+def test_total_time_is_monotone_in_dirty_rate_with_remedies_off(p, factor):
+    """Issue 11: vSphere took 479 s at 100 MB/s, 546 s at 150 MB/s and 460 s at 200 MB/s."""
+    off = {"sdps": False, "auto_converge": False}
+    calm = run(p, **off)
+    busy = run(p, **off, dirty_rate_Bps=p["dirty_rate_Bps"] * factor)
+    # a forced stop (a pass cap, "not shrinking") is a remedy too: compare converged migrations
+    if calm["status"] == busy["status"] == "completed" and calm["converged"] and busy["converged"]:
+        assert busy["total_time_s"] >= calm["total_time_s"] * (1 - 1e-9)
+
+
+@SETTINGS
+@given(point.filter(lambda p: p["profile"] == "vsphere-5.1"), st.floats(1.0, 4.0))
+def test_sdps_keeps_the_switchover_goal(p, factor):
+    """Issue 11: with SDPS, a migration that completes unforced keeps the 500 ms goal (which now
+    covers the device state and the resume too: 555 ms were seen before)."""
+    for r in (run(p), run(p, dirty_rate_Bps=p["dirty_rate_Bps"] * factor)):
+        if r["status"] == "completed" and not r["forced"]:
+            assert r["downtime_ms"] <= PROFILES["vsphere-5.1"].downtime_limit_ms * (1 + 1e-9)
+
+
+def test_sdps_meets_every_rate_above_the_send_rate_with_the_same_remedy():
+    """Issue 11: 16 GiB on 1 GbE took 479 s at 100 MB/s, 546 s at 150 MB/s and 460 s at 200 MB/s
+    (on 10 GbE 47.4 / 58.8 / 47.1 s at 1000 / 1200 / 2000 MB/s): SDPS engaged after 1-7
+    unthrottled passes depending on the rate. It now engages when the guest dirties pages faster
+    than they are sent, so above the send rate more dirtying costs more time, never less."""
+    for link, rates in ((1e9, [150e6, 200e6, 400e6]), (10e9, [1200e6, 2000e6, 4000e6])):
+        r = simulate({"profile": "vsphere-5.1", "memory_bytes": 16 * GIB, "link_bps": link,
+                      "dirty_rate_Bps": np.array(rates)})
+        assert (r["status"] == "completed").all() and (r["max_throttle_pct"] > 0).all()
+        assert (np.diff(r["total_time_s"]) > 0).all(), r["total_time_s"]
+        assert (r["downtime_ms"] <= 500).all()
