@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from models.fields import INPUT_BY_NAME
-from runner.errors import DamagedPartError, QueryError, RunDirError
+from runner.errors import QueryError
 from runner.schema import COLUMNS
-from runner.store import ALIASES, find_damaged, load, run_info, table_names
+from runner.store import ALIASES, find_damaged, load, load_all, run_info
 
 #: Output formats of ``--out`` by suffix.
 WRITERS = (".csv", ".parquet", ".json", ".ndjson")
@@ -93,14 +93,7 @@ def tables(run_dir: str | os.PathLike[str], verify: bool = False) -> dict[str, A
     Tables of a scenario run that have no part yet are left out (the main one must have parts).
     """
     info = run_info(run_dir, verify=verify)
-    out: dict[str, Any] = {}
-    for t in table_names(run_dir):
-        try:
-            out[t] = load(run_dir, t, verify=verify)
-        except DamagedPartError:
-            raise
-        except RunDirError:
-            continue
+    out = load_all(run_dir, verify=verify)
     for alias, target in ALIASES.get(info.manifest["kind"], {}).items():
         if target in out:
             out[alias] = out[target]

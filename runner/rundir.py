@@ -1005,6 +1005,8 @@ def open_run(root: Path, *, kind: str, n_points: int, batch_size: int | None,
     st = inspect(root)
     if st.kind in ("run", "half-made", "old-run"):
         RunLock(root).check_free()  # a writer at work: name it, whatever the directory holds now
+    rerun = not resume and not force and st.kind == "run" and up_to_date(root, kind, fingerprint)
+    resume = resume or rerun        # the same command again: nothing to compute, exit 0
     _refuse(root, st, resume, force)
     lock = RunLock(root)
     created_root = not root.exists()
@@ -1023,6 +1025,9 @@ def open_run(root: Path, *, kind: str, n_points: int, batch_size: int | None,
             run.existing.update(adopt_unrecorded(root, layout, tables, fingerprint, run.existing))
             run.manifest["versions"] = versions()
             run.manifest["migsim_version"] = migsim_version()
+            if rerun:
+                run.notes.append(f"{root}: already holds this run, complete (same {what} and "
+                                 f"model version): nothing to compute; --force recomputes it")
             return run
         if st.kind in ("run", "old-run"):  # --force: move the old run aside, build anew
             old = _move_aside(root, run)

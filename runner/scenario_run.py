@@ -349,10 +349,6 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         if on_note is not None:
             on_note(text)
 
-    if not resume and not force and rundir.up_to_date(root, MANIFEST_KIND, fingerprint):
-        resume = True
-        note(f"{root}: already holds this run, complete (same scenario spec and model version): "
-             f"nothing to compute; --force recomputes it")
     if address:
         from runner.execute import probe
         probe(address)

@@ -107,10 +107,6 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
         if on_note is not None:
             on_note(text)
 
-    if not resume and not force and rundir.up_to_date(root, MANIFEST_KIND, fingerprint):
-        resume = True
-        note(f"{root}: already holds this run, complete (same spec and model version): nothing "
-             f"to compute; --force recomputes it")
     addr = address or os.environ.get("RAY_ADDRESS") or None
     if addr:
         probe(addr)  # an unreachable cluster: one line, nothing written

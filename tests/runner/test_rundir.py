@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
 from runner import rundir
 from runner.batch import evaluate
-from runner.errors import RunDirError
 from runner.rundir import Layout
 from runner.spec import parse_spec
 
