@@ -117,14 +117,11 @@ class Field:
             return "one of " + ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
-        example = {"size": "16GiB, 16G = 16 GiB", "rate": "200MB/s, 7000pages/s",
-                   "link": "10GbE, 25Gbps", "fraction": "0.25 or 25%"}.get(self.kind, "")
-        if self.kind == "duration":
-            example = "300ms, 2s"
-        if example:
-            example = f" (e.g. {example}; a bare number is {self.unit})" if self.unit else \
-                f" (e.g. {example})"
-        return f"{self.bounds()}{example}"
+        forms = _FORMS.get(self.kind)
+        if forms is None:
+            return self.bounds()
+        bare = f"; a bare number is {self.unit}" if self.unit else ""
+        return f"{self.bounds()} (e.g. {forms}{bare})"
 
     def bounds(self) -> str:
         """The numeric domain in the column's unit (``> 0 B and <= 64 TiB``)."""
@@ -225,6 +222,9 @@ def _is_number(text: str) -> bool:
         return False
 
 
+#: How values of each kind may be written, for messages (the field's own example is in ``--help``).
+_FORMS = {"size": "16GiB, 16G = 16 GiB", "rate": "200MB/s, 7000pages/s", "link": "10GbE, 25Gbps",
+          "duration": "300ms, 2s", "fraction": "0.25 or 25%"}
 _BOOL_WORDS = {"true": True, "false": False, "on": True, "off": False, "yes": True, "no": False,
                "1": True, "0": False}
 #: Upper bounds that keep byte counts exact in float64 (2^53) with room for traffic factors:

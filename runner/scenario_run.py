@@ -386,7 +386,9 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
                 result.nodes.add(str(stats["node_id"]))
 
         try:
-            if engine == "actors":
+            if not missing:
+                pass                     # a finished run resumed or rerun: nothing to start
+            elif engine == "actors":
                 _run_actors(spec, layout, missing, fingerprint, bar, on_result, host_actors,
                             stream_actors, result)
             elif address is not None:

@@ -146,8 +146,9 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
             # workers (maybe on other nodes, with another working directory) get an absolute path
             absolute = Layout(root.resolve(), layout.n_points, layout.batch_size, layout.table)
             t_dispatch = time.monotonic()
-            dispatch(spec.plan, absolute, missing, fingerprint, models.MODEL_VERSION, on_result,
-                     on_tick=bar.draw, max_in_flight=max_in_flight)
+            if missing:
+                dispatch(spec.plan, absolute, missing, fingerprint, models.MODEL_VERSION,
+                         on_result, on_tick=bar.draw, max_in_flight=max_in_flight)
             bar.close()
             result.compute_s = time.monotonic() - t_dispatch
     except BaseException as exc:
