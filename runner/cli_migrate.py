@@ -146,7 +146,8 @@ def _signature() -> inspect.Signature:
         params.append(inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
             default=typer.Option(None, _flag(f.name),
-                                 help=f"{f.help} [{hint}; e.g. {f.example}; default: {shown}]",
+                                 help=f"{f.help}. Allowed: {hint}. Example: {f.example}. "
+                                      f"Default: {shown}.",
                                  show_default=False, metavar=_metavar(f))))
     params.append(inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                                     default=typer.Option(False, "--json", help="Print one JSON object: "

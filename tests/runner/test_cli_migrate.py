@@ -70,3 +70,31 @@ def test_validate_command():
     r = migsim("validate", "tests/data/qemu-train.csv")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "verdicts wrong: 0" in r.stdout
+
+
+def test_help_shows_human_defaults_examples_and_choices():
+    """Issue 10, item 11: --help showed defaults as 4294967296.0 and listed no profiles."""
+    r = subprocess.run([*migsim_command(), "migrate", "--help"], capture_output=True, text=True,
+                       env=cli_env(COLUMNS="400"), timeout=300)
+    text = " ".join(r.stdout.replace("│", " ").split())
+    assert r.returncode == 0
+    assert "Default: 4 GiB" in text and "Default: 10 Gbit/s" in text and "Default: 0.5 ms" in text
+    assert "4294967296" not in text and "10000000000.0" not in text
+    assert "xen-clark2005" in text and "Example: 300ms" in text
+    for f in __import__("models.fields", fromlist=["INPUTS"]).INPUTS:
+        assert "--" + f.name.replace("_", "-") in text
+
+
+def test_version_and_profiles():
+    r = migsim("--version")
+    assert r.returncode == 0 and r.stdout.startswith("migsim ") and "model 0.2+" in r.stdout
+    r = migsim("profiles")
+    assert r.returncode == 0 and all(p in r.stdout for p in ("vsphere-5.1", "hyperv-2012", "qemu",
+                                                            "xen-clark2005"))
+    r = migsim("profiles", "qemu")
+    assert r.returncode == 0
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("downtime_limit_ms"))
+    assert "300 ms" in line and "downtime-limit default" in line
+    assert any("assumed" in ln for ln in r.stdout.splitlines())
+    r = migsim("profiles", "vmware")
+    assert r.returncode == 2 and "allowed: one of" in r.stderr and "Traceback" not in r.stderr
