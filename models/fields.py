@@ -374,7 +374,18 @@ assert set(OUTPUT_APPLIES) == set(OUTPUTS)
 
 def null_mask(output: str, status: np.ndarray) -> np.ndarray:
     """Rows where ``output`` does not apply (null), given their status strings."""
-    applies = OUTPUT_APPLIES[output]
-    if len(applies) == len(STATUSES):
-        return np.zeros(len(status), dtype=bool)
-    return ~np.isin(status, applies)
+    return null_masks(status)[OUTPUT_APPLIES[output]]
+
+
+def null_masks(status: np.ndarray) -> dict[tuple[str, ...], np.ndarray]:
+    """For each set of statuses an output applies to (``OUTPUT_APPLIES`` values), the rows where
+    it does not: one pass over the status strings for a whole table."""
+    status = np.asarray(status, dtype=object)
+    out = {}
+    for applies in set(OUTPUT_APPLIES.values()):
+        mask = np.zeros(len(status), dtype=bool)
+        for s in STATUSES:
+            if s not in applies:
+                mask |= status == s
+        out[applies] = mask
+    return out

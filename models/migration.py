@@ -28,7 +28,8 @@ import numpy as np
 
 from models import precopy
 from models.errors import ParameterError, Shown
-from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS, RESOLVED, null_mask
+from models.fields import (
+    INPUT_BY_COLUMN, INPUTS, OUTPUT_APPLIES, OUTPUTS, RESOLVED)
 from models.jit import kernel, loop
 from models.link import stream_rates
 from models.policy import PROFILES, REMEDIES, Policy, get_profile
@@ -726,11 +727,12 @@ def _outputs(F: np.ndarray, B: np.ndarray, I: np.ndarray, pols: list[Policy],  #
     out.update(zip(_FLOAT_OUTPUTS, F))
     out.update(zip(_BOOL_OUTPUTS, B))
     out.update(zip(RESOLVED, F[O_RESOLVED:]))
-    unfinished = np.flatnonzero(I[I_STATUS] != COMPLETED)
-    if unfinished.size:   # outputs that do not apply to failed or rejected rows are NaN (null)
-        status = out["status"][unfinished]
-        for k in _FLOAT_OUTPUTS:
-            out[k][unfinished[null_mask(k, status)]] = np.nan
+    for code, name in ((FAILED_ROW, "failed"), (REJECTED, "rejected")):
+        rows = np.flatnonzero(I[I_STATUS] == code)
+        if rows.size:     # outputs that do not apply to failed or rejected rows are NaN (null)
+            for j, k in enumerate(_FLOAT_OUTPUTS):
+                if name not in OUTPUT_APPLIES[k]:
+                    F[j, rows] = np.nan
     return {k: out[k] for k in (*OUTPUTS, *RESOLVED)}
 
 
@@ -964,7 +966,7 @@ def result_row(columns: Mapping[str, Any], out: Mapping[str, Any], i: int = 0) -
         v = out[f.column][i] if f.column in RESOLVED else inp[f.column][i]
         row[f.column] = _plain(f.column, v, f.kind == "count")
     for k in OUTPUTS:
-        if null_mask(k, np.array([status], dtype=object))[0]:
+        if status not in OUTPUT_APPLIES[k]:
             row[k] = None
         else:
             row[k] = _plain(k, out[k][i], k == "precopy_rounds")

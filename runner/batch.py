@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.errors import MigsimError
-from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUTS, RESOLVED, null_mask
+from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUT_APPLIES, OUTPUTS, RESOLVED, null_masks
 from runner.plan import Plan
 from runner.schema import SCHEMA
 
@@ -174,12 +174,12 @@ def to_table(cols: Mapping[str, Any], outputs: Mapping[str, np.ndarray], n: int)
     Inputs the profile resolves come from the model (the value used); outputs that do not apply
     to a row's status are null.
     """
-    status = outputs["status"]
+    nulls = null_masks(outputs["status"])
     arrays = []
     for fld in SCHEMA:
         if fld.name in OUTPUTS:
             arrays.append(_arrow_column(fld.name, outputs[fld.name], n, fld.type,
-                                        null_mask(fld.name, status)))
+                                        nulls[OUTPUT_APPLIES[fld.name]]))
         else:
             value = outputs[fld.name] if fld.name in RESOLVED else cols[fld.name]
             arrays.append(_arrow_column(fld.name, value, n, fld.type))

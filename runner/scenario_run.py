@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 import models
-from models.fields import INPUTS, OUTPUTS, STATUSES, null_mask
+from models.fields import INPUTS, OUTPUT_APPLIES, OUTPUTS, STATUSES, null_masks
 from models.scenario import (
     SUMMARY_COLUMNS,
     TIMELINE_COLUMNS,
@@ -144,11 +144,11 @@ def _column(values: list[Any], typ: pa.DataType, null: np.ndarray | None = None)
 
 def _table(cols: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
     """A table of ``schema``; where a ``status`` column is present, outputs that do not apply to
-    a row's status are null (``models.fields.null_mask``)."""
-    status = np.asarray(cols["status"], dtype=object) if "status" in cols else None
+    a row's status are null (``models.fields.OUTPUT_APPLIES``)."""
+    nulls = null_masks(cols["status"]) if "status" in cols else None
     return pa.Table.from_arrays(
         [_column(cols[f.name], f.type,
-                 null_mask(f.name, status) if status is not None and f.name in OUTPUTS else None)
+                 nulls[OUTPUT_APPLIES[f.name]] if nulls is not None and f.name in OUTPUTS else None)
          for f in schema], schema=schema)
 
 
