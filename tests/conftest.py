@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -92,14 +91,8 @@ def start_cli() -> Callable[..., subprocess.Popen]:
 
 def poll(predicate: Callable[[], Any], timeout: float, period: float = 0.01) -> Any:
     """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` s pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = predicate()
-        if got:
-            return got
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(period)
+    from runner.measure.qemu import wait_until
+    return wait_until(predicate, timeout, period)
 
 
 @pytest.fixture(scope="session")
