@@ -175,9 +175,13 @@ class Field:
             elif k == "link":
                 x = units.parse_link(value, self.name)
             elif k == "duration":   # a bare number is taken as it is: no round trip via seconds
-                x = units.parse_duration(value, self.name, 1e-3 if self.unit == "ms" else 1.0)
                 bare = units.bare_number(value, self.name)
-                x = bare if bare is not None else x * 1e3 if self.unit == "ms" else x
+                if bare is not None:
+                    x = bare
+                else:
+                    ms = self.unit == "ms"   # (bare_s names the bare unit in the error message)
+                    x = units.parse_duration(value, self.name, 1e-3 if ms else 1.0)
+                    x = x * 1e3 if ms else x
             else:
                 x = units.parse_number(value, self.name, percent=k == "fraction")
         except ParameterError as exc:   # not a number or a known unit: the forms, then the range
@@ -196,7 +200,7 @@ class Field:
         if self.valid(x):
             return
         text = repr(x if shown is None else shown)
-        if isinstance(shown, str) and not _is_number(shown) and math.isfinite(x):
+        if isinstance(shown, str) and units.bare_number(shown) is None and math.isfinite(x):
             text += f" (= {self.format(x)})"
         raise ParameterError(self.name, Shown(text), self.allowed())
 
@@ -214,14 +218,6 @@ class Field:
         return not self.pow2 or math.frexp(x)[0] == 0.5
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 #: How values of each kind may be written, for messages (the field's own example is in ``--help``).
 _FORMS = {"size": "16GiB, 16G = 16 GiB", "rate": "200MB/s, 7000pages/s", "link": "10GbE, 25Gbps",
           "duration": "300ms, 2s", "fraction": "0.25 or 25%"}
@@ -236,6 +232,12 @@ MAX_RATE = 1e13
 MAX_LINK = 1e13
 #: Lower bound of every transfer rate (bytes/s; links: 8x in bit/s): 1 kB/s keeps times finite.
 MIN_RATE = 1e3
+#: Device state: 1 TiB, far above the largest published (vSphere: "can exceed 128 MB").
+MAX_DEVICE_STATE = 2.0**40
+#: Protocol efficiency: assumed floor of 1 % (below it a link carries no useful payload).
+MIN_EFFICIENCY = 0.01
+#: Timeout: about a year, in seconds (inf: never).
+MAX_TIMEOUT_S = 3.2e7
 
 
 DIRTY_PATTERNS = ("random", "sequential")
@@ -270,7 +272,8 @@ INPUTS: tuple[Field, ...] = (
           hi=MAX_LINK),
     Field("nics", "nics", "count", 1.0, "number of NICs used for migration", lo=1.0, hi=64.0),
     Field("efficiency", "efficiency", "fraction", None,
-          "protocol payload share of the line rate (default: transport's)", lo=0.01, hi=1.0),
+          "protocol payload share of the line rate (default: transport's)", lo=MIN_EFFICIENCY,
+          hi=1.0),
     Field("stream_cap", "stream_cap_Bps", "rate", None,
           "per-stream throughput cap (default: transport's; inf = none)", lo=MIN_RATE,
           hi=MAX_RATE, inf_ok=True),
@@ -283,7 +286,7 @@ INPUTS: tuple[Field, ...] = (
           "switch-over goal / downtime limit (default: profile's)", lo=0.0, lo_open=True, hi=3.6e6),
     Field("device_state", "device_state_bytes", "size", None,
           "serialized device state sent in the switch-over (default: profile's)",
-          hi=2.0**40),
+          hi=MAX_DEVICE_STATE),
     Field("disk", "disk_bytes", "size", 0.0, "virtual disk size (moves only if storage moves)",
           hi=MAX_DISK),
     Field("disk_write_rate", "disk_write_rate_Bps", "rate", 0.0, "guest disk write rate", hi=MAX_RATE),
@@ -302,7 +305,7 @@ INPUTS: tuple[Field, ...] = (
     Field("same_subnet", "same_subnet", "bool", True, "destination shares the VM's L2 subnet"),
     Field("timeout", "timeout_s", "duration", math.inf,
           "cancel the migration if pre-copy has not finished after this long (inf = never)",
-          lo=0.0, lo_open=True, hi=3.2e7, inf_ok=True),
+          lo=0.0, lo_open=True, hi=MAX_TIMEOUT_S, inf_ok=True),
 )
 
 #: One example value per input, as a user writes it (``--help``, the docs, the contract tests).

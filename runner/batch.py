@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from models.errors import MigsimError
 from models.fields import INPUT_BY_COLUMN, INPUTS, OUTPUT_APPLIES, OUTPUTS, RESOLVED, null_masks
 from runner.plan import Plan
-from runner.schema import SCHEMA
+from runner.schema import SCHEMA, to_arrow
 
 Simulate = Callable[..., Mapping[str, Any]]
 _CHOICES_OBJ = {f.column: np.asarray(f.choices, dtype=object) for f in INPUTS if f.kind == "choice"}
@@ -143,29 +143,13 @@ def _arrow_column(name: str, value: Any, n: int, typ: pa.DataType,
     """One column of a batch; ``null`` marks rows where an output does not apply."""
     if value is None:
         return pa.nulls(n, typ)
-    if null is not None and null.any():
-        return pa.array(value, type=typ, mask=null | _nan(value))
-    if pa.types.is_integer(typ) and isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        # counts: a non-integral or NaN value (a rejected point) is null, not truncated
-        bad = ~np.isfinite(value) | (value != np.floor(value))
-        return pa.array(np.where(bad, 0, value).astype(np.int64), type=typ,
-                        mask=bad if bad.any() else None)
     if name in _CHOICES_PA:
         if isinstance(value, np.ndarray):
             return pc.take(_CHOICES_PA[name], pa.array(value))
         return pa.repeat(pa.scalar(INPUT_BY_COLUMN[name].choices[value], typ), n)
     if not isinstance(value, np.ndarray):
         return pa.repeat(pa.scalar(value, typ), n)
-    if typ == pa.string():
-        return pa.array(value, type=typ)
-    if pa.types.is_floating(typ):
-        nan = np.isnan(value)
-        return pa.array(value, type=typ, mask=nan if nan.any() else None)
-    return pa.array(value, type=typ)
-
-
-def _nan(value: Any) -> Any:
-    return np.isnan(value) if isinstance(value, np.ndarray) and value.dtype.kind == "f" else False
+    return to_arrow(value, typ, null)
 
 
 def to_table(cols: Mapping[str, Any], outputs: Mapping[str, np.ndarray], n: int) -> pa.Table:

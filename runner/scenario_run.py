@@ -52,7 +52,7 @@ from runner.errors import RunDirError, RunFailure
 from runner.progress import Progress, warm_model
 from runner.rundir import Layout
 from runner.scenario_spec import ScenarioSpec, load_scenario
-from runner.schema import INPUT_COLUMNS, OUTPUT_COLUMNS, SCHEMA, arrow_type
+from runner.schema import INPUT_COLUMNS, OUTPUT_COLUMNS, SCHEMA, arrow_type, to_arrow
 
 MIGRATIONS, SCENARIOS, HOSTS = rundir.SCENARIO_TABLES
 ENGINES = ("local", "actors")
@@ -125,21 +125,10 @@ def schemas(spec: ScenarioSpec) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
 
 
 def _column(values: list[Any], typ: pa.DataType, null: np.ndarray | None = None) -> pa.Array:
-    """One column; NaN floats, and rows where an output does not apply (``null``), are null."""
-    if pa.types.is_floating(typ):
-        arr = np.asarray(values, dtype=np.float64)
-        mask = np.isnan(arr) | (False if null is None else null)
-        return pa.array(arr, type=typ, mask=mask if mask.any() else None)
+    """One column of lists (``runner.schema.to_arrow``); strings as ``str``, ``None`` kept."""
     if pa.types.is_string(typ):
         return pa.array([None if v is None else str(v) for v in values], type=typ)
-    if pa.types.is_integer(typ) and values and isinstance(values[0], float):
-        arr = np.asarray(values, dtype=np.float64)   # counts of the model: whole numbers
-        bad = ~np.isfinite(arr) | (arr != np.floor(arr)) | (False if null is None else null)
-        return pa.array(np.where(bad, 0, arr).astype(np.int64), type=typ,
-                        mask=bad if bad.any() else None)
-    if null is not None and null.any():
-        return pa.array(values, type=typ, mask=null)
-    return pa.array(values, type=typ)
+    return to_arrow(values, typ, null)
 
 
 def _table(cols: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:

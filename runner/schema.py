@@ -39,6 +39,23 @@ def arrow_type(dtype: Any) -> pa.DataType:
     return pa.from_numpy_dtype(dtype)
 
 
+def to_arrow(values: Any, typ: pa.DataType, null: np.ndarray | None = None) -> pa.Array:
+    """An array (or list) of one column as Arrow: NaN floats are null, counts held as floats
+    become integers (null where not whole: a rejected point's, never truncated), and rows in
+    ``null`` (an output that does not apply to the row's status) are null."""
+    if pa.types.is_floating(typ) or pa.types.is_integer(typ):
+        arr = np.asarray(values)
+        if arr.dtype.kind == "f":
+            mask = np.isnan(arr) if pa.types.is_floating(typ) else \
+                ~np.isfinite(arr) | (arr != np.floor(arr))
+            if null is not None:
+                mask = mask | null
+            if pa.types.is_integer(typ):
+                arr = np.where(mask, 0, arr).astype(np.int64)
+            return pa.array(arr, type=typ, mask=mask if mask.any() else None)
+    return pa.array(values, type=typ, mask=null if null is not None and null.any() else None)
+
+
 def input_type(f: Field) -> pa.DataType:
     """The Arrow type of an input column (counts are integers)."""
     return pa.int64() if f.kind == "count" else arrow_type(f.dtype)
