@@ -38,7 +38,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import numpy as np
 
 from models.scenario import Engine
-from runner.scenario_spec import parse_scenario
+from runner.scenario.spec import parse_scenario
 
 VMS = """
 [[vms]]
@@ -142,7 +142,7 @@ def main() -> int:
 
     import ray
 
-    from runner.scenario_actors import ActorPool
+    from runner.scenario.actors import ActorPool
 
     print("\nRay actors (coordinator in this process)")
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ priority, move order): switch-over ends and disk copies first, then the other ph
 then the pre-copy passes of the instant (one vectorised step), then requests and the admission scan,
 then the shares — and every floating-point operation happens in the same order whatever executes
 the engine, so a scenario always gives the same rows. Two executions share this engine:
-in-process (:class:`LocalBackend`) and Ray actors (``runner.scenario_actors``: one actor per host keeping its admission ledger and
+in-process (:class:`LocalBackend`) and Ray actors (``runner.scenario.actors``: one actor per host keeping its admission ledger and
 NIC books, a pool of actors running the pre-copy streams); the backend only decides *where* a
 ledger or a stream's state lives, never *what* is computed.
 

@@ -2,7 +2,7 @@
 
 ``runner.load(run_dir, table=None)`` returns a table of a run as a Polars LazyFrame: ``results``
 of a sweep; ``migrations`` (the default), ``scenarios`` or ``hosts`` of a scenario run
-(:func:`runner.store.table_names` lists them). Imported lazily, so ``import runner`` stays light
+(:func:`runner.storage.store.table_names` lists them). Imported lazily, so ``import runner`` stays light
 for the CLI.
 """
 
@@ -15,6 +15,6 @@ __all__ = ["load"]
 
 def __getattr__(name: str) -> Any:
     if name == "load":
-        from runner.store import load
+        from runner.storage.store import load
         return load
     raise AttributeError(f"module 'runner' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from models.errors import MigsimError, SpecError
 
 
-#: Exit statuses of the ``migsim`` command (documented in :mod:`runner.cli_common`).
+#: Exit statuses of the ``migsim`` command (documented in :mod:`runner.cli.common`).
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILURE = 3

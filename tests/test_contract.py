@@ -26,9 +26,9 @@ from typer.testing import CliRunner
 
 import models
 from models.fields import INPUTS
-from runner.batch import evaluate
+from runner.sweep.batch import evaluate
 from runner.cli import _register, app
-from runner.spec import parse_spec
+from runner.sweep.spec import parse_spec
 from tests.conftest import cli_env, migsim_command
 
 _register()
@@ -201,7 +201,7 @@ def written_values(draw):
 @settings(max_examples=300, deadline=None)
 @given(written_values())
 def test_any_value_in_the_domain_in_any_unit_is_accepted_by_every_door(case):
-    from runner.cli_migrate import parse_inputs as cli_parse
+    from runner.cli.migrate import parse_inputs as cli_parse
     from models.migration import parse_inputs as py_parse
 
     f, text, expected = case

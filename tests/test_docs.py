@@ -75,8 +75,8 @@ def test_the_docs_list_runnable_steps():
 def test_every_documented_spec_parses(doc):
     """``toml`` blocks that are specs (they set ``name``) parse as written (issue 10, item 11:
     the "Writing a spec" example of sweeps/README.md was rejected)."""
-    from runner.scenario_spec import parse_scenario
-    from runner.spec import parse_spec
+    from runner.scenario.spec import parse_scenario
+    from runner.sweep.spec import parse_spec
 
     for lang, start, text in blocks(REPO / doc):
         if lang != "toml" or not re.search(r"^name\s*=", text, re.M):

@@ -10,7 +10,7 @@ Layout of the output directory::
     runs.csv                 every measured run, in run order, after `# conditions:` comment lines
     .migsim/                 lock, part ledger (sizes, sha256), staging
 
-The directory is a migsim run like a sweep's (``runner.rundir``: marker, lock, checksummed parts,
+The directory is a migsim run like a sweep's (``runner.storage.rundir``: marker, lock, checksummed parts,
 ``--force`` moving the old run aside); ``--resume`` measures only the runs without an intact part.
 A run that fails (QEMU died, a deadline passed) writes nothing and counts as failed (exit status
 1); resume measures it again. Runs go one at a time: two migrations at once would measure each
@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import pyarrow.parquet as pq
 
-from runner import rundir
+from runner.storage import rundir
 from runner.errors import RunDirError
 from runner.measure import guest
 from runner.measure.errors import MeasureRunError

@@ -1,6 +1,6 @@
 """The harness spec: a migsim sweep spec over the guest and migration inputs, plus ``[measure]``.
 
-Everything but the ``[measure]`` table is a sweep spec (:mod:`runner.spec`: top-level values,
+Everything but the ``[measure]`` table is a sweep spec (:mod:`runner.sweep.spec`: top-level values,
 ``[grid]``, ``[zip]``, ``[[points]]``, ranges, ``repeat``) and is expanded by the same machinery;
 only the inputs the harness controls are allowed::
 
@@ -38,8 +38,8 @@ from models.errors import SpecError, UnitError
 from models.fields import INPUT_BY_COLUMN, MAX_LINK
 from runner.errors import UnknownKeyError
 from runner.measure.harness import RunInputs, Settings
-from runner.plan import Plan
-from runner.spec import Spec, _Builder, parse_toml, read_spec_file
+from runner.sweep.plan import Plan
+from runner.sweep.spec import Spec, _Builder, parse_toml, read_spec_file
 
 #: Model inputs the harness controls.
 HARNESS_INPUTS = ("memory", "dirty_rate", "dirty_pattern", "wws", "hot_set", "hot_rate",
@@ -224,7 +224,7 @@ def _mentioned(doc: dict[str, Any]) -> set[str]:
 
 
 def _check_inputs(doc: dict[str, Any], where: str) -> None:
-    from runner.spec import META_KEYS
+    from runner.sweep.spec import META_KEYS
     allowed = "an input the QEMU harness controls (" + ", ".join(HARNESS_INPUTS) + \
         "), a spec key or [measure]"
     if "overrides" in doc:

@@ -7,11 +7,11 @@ from typing import Callable
 
 import pytest
 
-from runner import rundir
-from runner.rundir import Layout
-from runner.spec import Spec, parse_spec
-from runner.sweep import _manifest
-from runner.task import run_batch
+from runner.storage import rundir
+from runner.storage.rundir import Layout
+from runner.sweep.spec import Spec, parse_spec
+from runner.sweep.run import _manifest
+from runner.sweep.task import run_batch
 
 import models
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from runner import rundir
+from runner.storage import rundir
 from runner.measure.harness import Measurement, RunInputs, Settings
 from runner.measure.rows import to_row, to_table
 from runner.measure.run import conditions_comment, write_runs_csv
 from runner.measure.split import split_of
-from runner.validation import check_qemu, load_measured, regime_of
+from runner.measure.validate import check_qemu, load_measured, regime_of
 
 MIB = 2**20
 

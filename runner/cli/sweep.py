@@ -1,0 +1,269 @@
+"""``migsim sweep | query | summary | plot``: run sweeps on Ray and read their results.
+
+Exit statuses as documented in :mod:`runner.cli.common` (0 every point simulated, whatever the
+simulated outcomes; 2 bad input; 3 run failure; 130 interrupted).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from runner.cli import app
+from runner.storage.rundir import default_out
+from runner.cli.common import (
+    EXIT_HELP,
+    ForceOption,
+    ProgressOption,
+    ResumeOption,
+    echo_err,
+    output_state,
+    run_interruptible,
+)
+from runner.errors import OptionError
+
+_SWEEP_HELP = (
+    "Run a sweep spec on Ray and write its results as Parquet.\n\n"
+    "Without --address (and without RAY_ADDRESS) migsim starts an embedded Ray and stops it at the "
+    "end; with --address it joins that cluster, and `ray job submit -- migsim sweep SPEC ...` works "
+    "as is.\n\n"
+    "Results go to results/<sweep-name>/ (or --out): spec.toml, spec.json (resolved spec), run.json "
+    "(marker, versions, counts) and the table results/part-*.parquet (read it with "
+    "pl.scan_parquet(\"RUN/results\")). One migsim process at a time writes a run directory (a "
+    "lock); --resume verifies every kept part's checksum.\n\n" + EXIT_HELP
+)
+
+
+@app.command(help=_SWEEP_HELP)
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML), e.g. sweeps/quickstart.toml.",
+                                         show_default=False)],
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Run directory (default: results/<sweep-name>).")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        "--address", help="Ray cluster to join: host:port, ray://host:port or auto "
+                          "(default: $RAY_ADDRESS, else an embedded Ray).")] = None,
+    resume: ResumeOption = False,
+    force: ForceOption = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the point count, sample points and output location; run nothing.")
+    ] = False,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", min=1, max=10_000_000,
+        help="Points per Ray task (default: the spec's, else by sweep size).")] = None,
+    progress: ProgressOption = True,
+) -> None:
+    from runner.sweep.spec import load_spec
+
+    if resume and force:
+        raise OptionError("--resume keeps an existing run and --force replaces it: use one")
+    loaded = load_spec(spec)
+    root = out if out is not None else default_out(loaded.name)
+    if dry_run:
+        _dry_run(loaded, root, batch_size)
+        return
+    _run(loaded, root, address, resume, force, batch_size, progress)
+
+
+def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
+    from runner.cli.display import human, table
+    from runner.storage.schema import INPUT_COLUMNS
+
+    plan = spec.plan
+    n = plan.n_points
+    bs = spec.effective_batch_size(batch_size)
+    sizes = " x ".join(f"{a.label.removeprefix('grid.')} {a.length:,}" for a in plan.axes
+                       if a.length > 1) or "one point"
+    typer.echo(f"sweep {spec.name} ({spec.path}): {n:,} points ({sizes})")
+    typer.echo(f"batches: {-(-n // bs):,} of up to {bs:,} points")
+    typer.echo(f"output: {root} ({output_state(root)})")
+    swept = plan.swept_columns()
+    fixed = [c for c in INPUT_COLUMNS if c in plan.fixed]
+    if fixed:
+        typer.echo("fixed: " + ", ".join(f"{c}={human(c, plan.fixed[c])}" for c in fixed))
+    if plan.random:
+        typer.echo("random per point: " + ", ".join(f"{r.column} ~ {r.kind}" for r in plan.random))
+    if plan.overrides:
+        typer.echo("overrides: " + "; ".join(f"{p}: " + ", ".join(f"{k}={v}" for k, v in o.items())
+                                             for p, o in plan.overrides.items()))
+    picks = sorted({i for i in (0, 1, 2, n // 2, n - 2, n - 1) if 0 <= i < n})
+    cols = ["profile"] + [c for c in swept if c != "profile"]
+    rows = []
+    for i in picks:
+        pt = plan.expand(i, i + 1)
+        rows.append([f"{i:,}"] + [human(c, _first(pt[c])) for c in cols])
+    typer.echo(f"sample points ({len(picks)} of {n:,}):")
+    typer.echo(table(rows, ["point_id"] + cols))
+
+
+def _first(v: Any) -> Any:
+    import numpy as np
+    return v[0].item() if isinstance(v, np.ndarray) else v
+
+
+def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
+         batch_size: int | None, progress: bool) -> None:
+    from runner.sweep.run import run_sweep
+
+    result = run_interruptible(
+        lambda: run_sweep(spec, root, address=address, resume=resume, force=force,
+                          batch_size=batch_size, progress=progress,
+                          on_note=lambda t: echo_err(f"migsim: {t}")),
+        f"migsim: interrupted; committed parts are kept in {root}; finish with: "
+        f"migsim sweep {spec.path} --out {root} --resume")
+    c = result.counts
+    rate = result.computed_points / result.compute_s if result.compute_s > 0 else 0.0
+    resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
+        if result.resumed_batches else ""
+    echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
+              f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall, "
+              f"{result.compute_s:.1f} s computing ({rate:,.0f} points/s){resumed}")
+    echo_err(f"migsim: results in {result.root}/results ({result.n_batches} "
+             f"part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
+             f"{result.root} --by profile")
+
+
+def _warn_incomplete(run_dir: Path, table: str | None = None, verify: bool = False) -> None:
+    from runner.storage.store import run_info
+
+    info = run_info(run_dir, table, verify=verify)
+    if not info.complete:
+        echo_err(f"migsim: warning: {info.describe_missing()}")
+
+
+VerifyOption = Annotated[bool, typer.Option(
+    "--verify", help="Check every part's sha256 against the run's ledger first (sizes are always "
+                     "checked).")]
+
+
+def _print_frame(df: Any, limit: int) -> None:
+    import polars as pl
+
+    rows = df.height if limit <= 0 else min(limit, df.height)
+    with pl.Config(tbl_rows=rows, tbl_cols=-1 if df.width <= 16 else 16, fmt_str_lengths=80,
+                   tbl_width_chars=max(100, 24 * min(df.width, 16)), tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, thousands_separator=False):
+        typer.echo(df.head(rows))
+    if rows < df.height:
+        echo_err(f"migsim: showing {rows:,} of {df.height:,} rows (--limit 0 shows all, --out "
+                  f"FILE.csv writes all)")
+
+
+@app.command()
+def query(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>).",
+                                            show_default=False)],
+    sql: Annotated[str, typer.Argument(help="Polars SQL over the run's tables: `results` (sweeps); "
+                                            "`migrations` (alias `results`), `scenarios`, `hosts` "
+                                            "(scenario runs), e.g. \"SELECT profile, "
+                                            "avg(downtime_ms) FROM results GROUP BY profile\".",
+                                            show_default=False)],
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Write the answer to FILE.csv, .parquet, .json or .ndjson.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to print (0: all).")] = 50,
+    verify: VerifyOption = False,
+) -> None:
+    """Query a run with SQL (Polars SQL over its tables, by name): print a table or write a file.
+
+    Only the run's tables are reachable: file and URL table functions (read_csv, read_parquet,
+    scan_..., ...) are refused.
+    """
+    from runner.storage.query import check_confined, run_sql, write_frame
+
+    check_confined(sql)
+    _warn_incomplete(run_dir)
+    df = run_sql(run_dir, sql, verify=verify)
+    if out is not None:
+        write_frame(df, out)
+        echo_err(f"migsim: wrote {df.height:,} rows x {df.width} columns to {out}")
+        return
+    _print_frame(df, limit)
+
+
+@app.command()
+def summary(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>).",
+                                            show_default=False)],
+    by: Annotated[str, typer.Option(
+        "--by", help="Comma-separated columns or input names to group by (e.g. profile,link); "
+                     "empty: the whole run.")] = "profile",
+    where: Annotated[Optional[str], typer.Option(
+        "--where", help="SQL predicate selecting points first, e.g. \"memory_bytes > 8e9\".")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Write the summary to FILE.csv, .parquet, .json or .ndjson.")] = None,
+    table: Annotated[Optional[str], typer.Option(
+        "--table", help="Table to summarise: results (sweeps); migrations (default), scenarios or "
+                        "hosts (scenario runs).")] = None,
+    verify: VerifyOption = False,
+) -> None:
+    """Grouped medians and 95th percentiles of time, downtime and traffic, and converged share.
+
+    Statistics are over the completed points of each group; converged_share is the share of
+    completed points whose pre-copy met the stop rule (not forced).
+    """
+    from runner.storage.query import summary as summarise, write_frame
+
+    _warn_incomplete(run_dir, table)
+    if by == "profile" and table not in (None, "results", "migrations"):
+        from runner.storage.store import load
+        if "profile" not in load(run_dir, table).collect_schema().names():
+            by = ""
+    df = summarise(run_dir, [b for b in by.split(",") if b.strip()], where, table, verify=verify)
+    if out is not None:
+        write_frame(df, out)
+        echo_err(f"migsim: wrote {df.height:,} groups to {out}")
+        return
+    _print_frame(df, 200)
+
+
+class PlotKind(str, Enum):
+    """Figures ``migsim plot`` draws."""
+
+    convergence = "convergence"
+    time = "time"
+    traffic = "traffic"
+    timeline = "timeline"      # scenario runs: runner.plots.timeline (issue 4)
+    makespan = "makespan"      # scenario runs: makespan vs a swept field
+
+
+class ColorBy(str, Enum):
+    """Colouring of the convergence map."""
+
+    verdict = "verdict"
+    downtime = "downtime"
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>).",
+                                            show_default=False)],
+    kind: Annotated[PlotKind, typer.Argument(
+        help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
+             "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field).",
+        show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
+                                      show_default=False)],
+    where: Annotated[Optional[str], typer.Option(
+        "--where", help="SQL predicate selecting points first, e.g. \"memory_bytes = 17179869184\".")
+    ] = None,
+    color: Annotated[ColorBy, typer.Option(
+        "--color", help="Convergence map colour: verdict or median downtime.")] = ColorBy.verdict,
+    title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
+    point: Annotated[Optional[int], typer.Option(
+        "--point", min=0, help="timeline: the scenario point to draw (default: the first).")] = None,
+) -> None:
+    """Draw a figure of a run (PNG for reports: axes with units, legends)."""
+    from runner.plots.charts import plot as draw
+
+    _warn_incomplete(run_dir)
+    if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
+        from runner.plots.timeline import plot as draw_scenario
+        echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        return
+    path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
+    echo_err(f"migsim: wrote {path}")

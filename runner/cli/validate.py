@@ -1,0 +1,95 @@
+"""``migsim validate``: the qemu profile against real QEMU live migrations.
+
+Reads a training CSV (``tests/data/qemu-train.csv``) or the output of ``migsim measure qemu`` (a
+run directory, its ``runs.csv`` or a Parquet file), predicts every run and prints per run and per
+regime the verdicts and the errors of total time, RAM bytes and downtime, with QEMU's own repeat
+spread beside them.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runner.cli import app
+from runner.errors import RunDirError
+
+
+class Split(str, Enum):
+    """Which part of a measured data set to check."""
+
+    all = "all"
+    train = "train"
+    test = "test"
+
+
+def _pct(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.1%}"
+
+
+@app.command(help="Predict every run of real QEMU measurements (a CSV such as "
+                  "tests/data/qemu-train.csv, or a `migsim measure qemu` run directory, its runs.csv "
+                  "or Parquet) and print the errors of total time, RAM bytes and downtime, the "
+                  "convergence verdicts, per regime, and QEMU's own repeat spread. "
+                  "Exit 1 if a verdict is wrong or the median error exceeds 5 % or the worst 20 %.")
+def validate(csv: Annotated[Path, typer.Argument(help="Measurements: a CSV, a run directory of "
+                                                      "migsim measure qemu, or a Parquet file",
+                                                  show_default=False)],
+             split: Annotated[Split, typer.Option(
+                 "--split", help="Measured data sets: check the train part, the test part, or all "
+                                 "(the rule: runner/measure/split.py).")] = Split.all) -> None:
+    import numpy as np
+
+    from runner.measure.validate import check_qemu, summarise  # loads the compiled model
+
+    if not csv.exists():
+        raise RunDirError(f"{csv}: no such file or directory")
+    try:
+        checks = check_qemu(csv)
+    except (KeyError, ValueError, OSError) as exc:
+        raise RunDirError(f"{csv}: not QEMU measurements ({exc})") from None
+    if split is not Split.all:
+        checks = [c for c in checks if c.split == split.value]
+    if not checks:
+        raise RunDirError(f"{csv}: no runs to check" + (f" in the {split.value} part"
+                                                          if split is not Split.all else ""))
+    typer.echo(f"{'run':<30} {'verdict':>9} {'time s':>9} {'model':>9} {'err':>6} "
+               f"{'RAM MB':>9} {'model':>9} {'err':>6}")
+    for c in checks:
+        verdict = ("ok" if c.converged == c.predicted_converged else "WRONG") + \
+            (" conv" if c.converged else " div")
+        if c.converged:
+            typer.echo(f"{c.run_id:<30} {verdict:>9} {c.total_time_s:9.3f} {c.predicted_total_time_s:9.3f} "
+                       f"{c.time_error:6.1%} {c.ram_bytes / 1e6:9.1f} {c.predicted_ram_bytes / 1e6:9.1f} "
+                       f"{c.bytes_error:6.1%}")
+        else:
+            typer.echo(f"{c.run_id:<30} {verdict:>9} {'-':>9} {'-':>9} {'':>6} {'-':>9} {'-':>9}")
+    regimes = sorted({c.regime for c in checks if c.regime})
+    if regimes:
+        typer.echo("")
+        typer.echo(f"{'regime':<16} {'runs':>4} {'conv':>4} {'wrong':>5} {'time med':>8} {'p90':>6} "
+                   f"{'worst':>6} {'RAM med':>7} {'p90':>6} {'worst':>6} {'|dDT| med ms':>12} "
+                   f"{'p90':>6} {'QEMU spread':>11}")
+        for reg in regimes + ["all"]:
+            sub = checks if reg == "all" else [c for c in checks if c.regime == reg]
+            s = summarise(sub)
+            spread = "-" if math.isnan(s.spread) else f"{s.spread:.1%} ({s.spread_points})"
+            dd = "-" if math.isnan(s.downtime_ms[0]) else f"{s.downtime_ms[0]:.0f}"
+            dp = "-" if math.isnan(s.downtime_ms[1]) else f"{s.downtime_ms[1]:.0f}"
+            typer.echo(f"{reg:<16} {s.runs:>4} {s.converged:>4} {s.wrong:>5} {_pct(s.time[0]):>8} "
+                       f"{_pct(s.time[1]):>6} {_pct(s.time[2]):>6} {_pct(s.ram[0]):>7} "
+                       f"{_pct(s.ram[1]):>6} {_pct(s.ram[2]):>6} {dd:>12} {dp:>6} {spread:>11}")
+        typer.echo("")
+    conv = [c for c in checks if c.converged]
+    te = np.array([c.time_error for c in conv]) if conv else np.zeros(1)
+    be = np.array([c.bytes_error for c in conv]) if conv else np.zeros(1)
+    wrong = sum(c.converged != c.predicted_converged for c in checks)
+    typer.echo(f"{len(checks)} runs, {len(conv)} converged; verdicts wrong: {wrong}; total time median "
+               f"{np.median(te):.1%} worst {te.max():.1%}; RAM bytes median {np.median(be):.1%} worst "
+               f"{be.max():.1%}")
+    if wrong or np.median(te) > 0.05 or te.max() > 0.20 or np.median(be) > 0.05 or be.max() > 0.20:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Figures of runs: sweep charts (charts) and scenario timelines and makespans (timeline)."""

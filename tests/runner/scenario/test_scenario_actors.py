@@ -1,0 +1,84 @@
+"""The Ray-actor execution of scenarios on a real two-node cluster gives the in-process rows.
+
+Heavy tier (``-m cluster``): uses the session's two-raylet ``ray_cluster`` (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.scenario import Engine
+from runner.scenario.actors import ActorPool
+from runner.scenario.run import load_tables, run_scenario
+from runner.scenario.spec import load_scenario
+
+SWEEPS = Path(__file__).resolve().parents[3] / "sweeps"
+SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep"]
+
+pytestmark = pytest.mark.cluster
+
+
+def _tables(root: Path) -> dict[str, pl.DataFrame]:
+    t = load_tables(root)
+    return {"migrations": t["migrations"].collect().sort(["point_id", "seq"]),
+            "scenarios": t["scenarios"].collect().sort("point_id"),
+            "hosts": t["hosts"].collect().sort(["point_id", "host"])}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_actors_and_in_process_give_identical_rows(ray_cluster, tmp_path, name):
+    spec = load_scenario(SWEEPS / f"{name}.toml")
+    local = run_scenario(spec, tmp_path / "local", engine="local", progress=False)
+    actors = run_scenario(spec, tmp_path / "actors", engine="actors", progress=False,
+                          host_actors=4, stream_actors=2)
+    assert actors.counts == local.counts and actors.migrations == local.migrations
+    assert len(actors.nodes) == 2, actors.nodes          # actors spread over both raylets
+    a, b = _tables(tmp_path / "local"), _tables(tmp_path / "actors")
+    for table in a:
+        assert a[table].schema == b[table].schema
+        assert a[table].equals(b[table]), table
+
+
+def test_local_engine_as_ray_tasks_on_the_cluster(ray_cluster, tmp_path):
+    spec = load_scenario(SWEEPS / "evacuate-hyperv.toml")
+    run_scenario(spec, tmp_path / "inproc", progress=False)
+    res = run_scenario(spec, tmp_path / "tasks", address=ray_cluster.address, batch_size=1,
+                       progress=False)
+    assert res.n_batches == 4
+    a, b = _tables(tmp_path / "inproc"), _tables(tmp_path / "tasks")
+    for table in a:
+        assert a[table].equals(b[table]), table
+
+
+def test_one_stream_actor_per_stream_and_a_single_shared_one_agree(ray_cluster):
+    spec = load_scenario(SWEEPS / "evacuate-vsphere.toml")
+    scn = spec.scenario(1)                                 # 10 GbE: 8 streams at once
+    ref = Engine(scn).run(scn.stages)
+    for hosts, streams in ((1, 1), (4, 8)):
+        pool = ActorPool(hosts, streams)
+        try:
+            got = Engine(scn, pool.backend()).run(scn.stages)
+        finally:
+            pool.shutdown()
+        for k in ref.rows:
+            assert np.array_equal(ref.rows[k], got.rows[k],
+                                  equal_nan=ref.rows[k].dtype.kind == "f"), k
+        assert ref.summary == got.summary and ref.host_stats == got.host_stats
+
+
+def test_cli_actors_join_the_cluster(ray_cluster, run_cli, tmp_path):
+    """``migsim scenario --engine actors --address`` from another process, as a user would."""
+    spec = SWEEPS / "evacuate-hyperv.toml"
+    r = run_cli(["scenario", spec, "--engine", "actors", "--address", ray_cluster.address,
+                 "--host-actors", "2", "--stream-actors", "2", "--out", tmp_path / "a",
+                 "--no-progress"], timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "actors engine on 2 Ray nodes" in r.stderr
+    run_scenario(load_scenario(spec), tmp_path / "l", progress=False)
+    a, b = _tables(tmp_path / "a"), _tables(tmp_path / "l")
+    for table in a:
+        assert a[table].equals(b[table]), table
