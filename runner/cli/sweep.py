@@ -23,7 +23,7 @@ from runner.cli.common import (
     output_state,
     run_interruptible,
 )
-from runner.errors import OptionError
+from runner.errors import OptionError, QueryError
 
 _SWEEP_HELP = (
     "Run a sweep spec on Ray and write its results as Parquet.\n\n"
@@ -228,6 +228,7 @@ class PlotKind(str, Enum):
     traffic = "traffic"
     timeline = "timeline"      # scenario runs: runner.plots.timeline (issue 4)
     makespan = "makespan"      # scenario runs: makespan vs a swept field
+    frontier = "frontier"      # frontier runs: boundary vs an axis (runner.plots.frontier)
 
 
 class ColorBy(str, Enum):
@@ -244,7 +245,8 @@ def plot(
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
              "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
-             "scenario runs: timeline (Gantt per host), makespan (vs the swept field).",
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field); frontier "
+             "runs: frontier (boundary vs the first varying input, a line per profile).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
@@ -264,6 +266,14 @@ def plot(
     if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
         from runner.plots.timeline import plot as draw_scenario
         echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        return
+    from runner.plots.frontier import is_frontier_run
+    if kind.value == "frontier" or is_frontier_run(run_dir):
+        from runner.plots.frontier import plot as draw_frontier
+        if kind.value != "frontier":
+            raise QueryError(f"plot {kind.value}: {run_dir} is a frontier run; allowed: "
+                             f"migsim plot {run_dir} frontier")
+        echo_err(f"migsim: wrote {draw_frontier(run_dir, out, where=where, title=title)}")
         return
     path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
     echo_err(f"migsim: wrote {path}")

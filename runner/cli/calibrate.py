@@ -1,0 +1,1 @@
+"""``migsim calibrate``: fit policy constants to measured migrations (runner.answers.calibrate)."""

@@ -1,0 +1,1 @@
+"""``migsim compare RUN_A RUN_B``: per-output changes between two runs (runner.answers.compare)."""
