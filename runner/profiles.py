@@ -31,6 +31,7 @@ profiles=...)``.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -199,8 +200,11 @@ def from_doc(doc: Mapping[str, Any], where: str, default_name: str = "custom") -
         if key in META_KEYS:
             continue
         if key not in allowed:
-            raise ProfileFileError(where, key, raw, "base, name, description, [sources] or a "
-                                   "policy field: " + ", ".join(allowed))
+            from runner.errors import UnknownKeyError
+            close = difflib.get_close_matches(key, allowed, n=1)
+            raise UnknownKeyError(where, key, "base, name, description, [sources] or a policy "
+                                  "field: " + ", ".join(a for a in allowed if a != "description"),
+                                  f" (did you mean {close[0]}?)" if close else "")
         current = getattr(shipped, key) if hasattr(shipped, key) else getattr(shipped.limits, key)
         overrides[key] = parse_value(key, raw, current, where)
     for key in sources:
@@ -232,15 +236,20 @@ def resolve(ref: str, relative_to: str | os.PathLike[str] | None = None
     return ref, None
 
 
-def scenario_profile(ref: Any, overrides: Mapping[str, Any], where: str
-                     ) -> tuple[Any, dict[str, Any]]:
-    """A scenario's ``profile``: a shipped name as is, a file as its base plus its overrides
-    (the scenario's own ``[overrides]`` win); anything else is returned unchanged for the
-    scenario parser to refuse."""
+def scenario_doc(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """A scenario spec whose ``profile`` is a file, as its base profile with the file's constants
+    as ``[overrides]`` (the scenario's own overrides win); any other spec unchanged. The scenario
+    runs with the file's constants; its rows name the base profile."""
+    ref = doc.get("profile")
     if not is_path(ref):
-        return ref, dict(overrides)
-    pf = load(ref, Path(where).parent)
-    return pf.base, {**pf.overrides, **dict(overrides)}
+        return doc
+    try:
+        pf = load(ref, Path(where).parent)
+    except ProfileFileError as exc:
+        raise ProfileFileError(where, f"profile ({exc.where})", exc.value,
+                               f"{exc.field}: {exc.allowed}") from None
+    own = doc.get("overrides") if isinstance(doc.get("overrides"), dict) else {}
+    return {**doc, "profile": pf.base, "overrides": {**pf.overrides, **own}}
 
 
 # ----------------------------------------------------------------------------- runs
@@ -332,6 +341,21 @@ def spec_profiles(doc: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+def custom_parser(parser: Any, custom: Mapping[str, Any]) -> Any:
+    """A sweep spec's :class:`~runner.sweep.values.FieldParser` that also takes the names of the
+    spec's custom profiles as ``profile`` values (coded after the shipped ones)."""
+    names = tuple(PROFILES) + tuple(custom)
+
+    class _ProfileParser(type(parser)):  # type: ignore[misc]
+        def scalar(self, f: Any, raw: Any, path: str, *args: Any, **kw: Any) -> Any:
+            if f.column == "profile" and isinstance(raw, str) and raw in custom:
+                return names.index(raw)
+            return super().scalar(f, raw, path, *args, **kw)
+
+    parser.__class__ = _ProfileParser
+    return parser
+
+
 def check_name(name: str, custom: Mapping[str, Any]) -> None:
     """Raise if ``name`` is neither shipped nor one of ``custom``."""
     if name not in PROFILES and name not in custom:
@@ -340,4 +364,4 @@ def check_name(name: str, custom: Mapping[str, Any]) -> None:
 
 
 __all__ = ["ProfileFile", "ProfileFileError", "MigsimError", "load", "resolve", "policy",
-           "plan_profiles", "describe_profiles", "spec_profiles", "scenario_profile"]
+           "plan_profiles", "describe_profiles", "spec_profiles", "scenario_doc"]

@@ -224,6 +224,7 @@ class Frontier:
     model_points: int = 0
     seconds: float = 0.0
     profiles: dict[str, Any] = field(default_factory=dict)
+    profile_names: tuple[str, ...] | None = None
 
     def counts(self) -> dict[str, int]:
         return {o: int(np.sum(self.outcome == o)) for o in OUTCOMES}
@@ -263,7 +264,7 @@ def search(cols: Mapping[str, Any], n: int, goal: Goal, predicate: Predicate,
            bracket: tuple[float, float], *, tol: float = DEFAULT_TOL, probes: int = DEFAULT_PROBES,
            simulate: Callable[..., Mapping[str, Any]] | None = None,
            overrides: Mapping[str, Mapping[str, Any]] | None = None,
-           bracket_source: str = "") -> Frontier:
+           bracket_source: str = "", profile_names: tuple[str, ...] | None = None) -> Frontier:
     """Find the boundary of ``goal`` under ``predicate`` for ``n`` combinations at once.
 
     Parameters
@@ -287,6 +288,8 @@ def search(cols: Mapping[str, Any], n: int, goal: Goal, predicate: Predicate,
         The model (default ``models.simulate``).
     overrides : mapping, optional
         Policy overrides (the spec's).
+    profile_names : tuple of str, optional
+        The names profile codes index when the plan has custom profiles.
 
     Returns
     -------
@@ -308,8 +311,8 @@ def search(cols: Mapping[str, Any], n: int, goal: Goal, predicate: Predicate,
         sub = _take(cols, rows)
         sub[column] = values
         m = rows.size
-        out = safe_simulate(sim, model_inputs(sub), overrides or {}, m)
-        ok = predicate(to_table(sub, out, m))
+        out = safe_simulate(sim, model_inputs(sub, profile_names), overrides or {}, m)
+        ok = predicate(to_table(sub, out, m, profile_names))
         calls[0] += 1
         calls[1] += m
         return ok, out
@@ -478,7 +481,7 @@ def request(spec: Any, find: str, subject_to: str, *, tol: float = DEFAULT_TOL,
 
 def run(req: Request, simulate: Callable[..., Mapping[str, Any]] | None = None) -> Frontier:
     """Search every combination of the request's plan."""
-    from runner.profiles import plan_profiles
+    from runner.profiles import plan_profiles, profile_names
 
     plan = req.plan
     n = plan.n_points
@@ -489,8 +492,10 @@ def run(req: Request, simulate: Callable[..., Mapping[str, Any]] | None = None) 
         from runner.sweep.batch import model_function
         sim = partial(model_function(), profiles=profiles)
     fr = search(cols, n, req.goal, req.predicate, req.bracket, tol=req.tol, probes=req.probes,
-                simulate=sim, overrides=plan.overrides, bracket_source=req.bracket_source)
+                simulate=sim, overrides=plan.overrides, bracket_source=req.bracket_source,
+                profile_names=profile_names(plan) if profiles else None)
     fr.profiles = profiles
+    fr.profile_names = profile_names(plan) if profiles else None
     return fr
 
 
@@ -522,7 +527,7 @@ def to_table(fr: Frontier) -> pa.Table:
         if fld.name == column and INPUT_BY_COLUMN[column].kind == "count":
             arr = to_arrow(value, pa.int64())
         else:
-            arr = _arrow_column(fld.name, value, n, fld.type)
+            arr = _arrow_column(fld.name, value, n, fld.type, profiles=fr.profile_names)
         arrays.append(arr)
         fields.append(pa.field(fld.name, fld.type, nullable=True, metadata=fld.metadata))
     f = INPUT_BY_COLUMN[column]

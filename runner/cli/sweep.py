@@ -94,9 +94,15 @@ def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
     rows = []
     for i in picks:
         pt = plan.expand(i, i + 1)
-        rows.append([f"{i:,}"] + [human(c, _first(pt[c])) for c in cols])
+        rows.append([f"{i:,}"] + [_profile_name(plan, _first(pt[c])) if c == "profile" else
+                                  human(c, _first(pt[c])) for c in cols])
     typer.echo(f"sample points ({len(picks)} of {n:,}):")
     typer.echo(table(rows, ["point_id"] + cols))
+
+
+def _profile_name(plan: Any, code: Any) -> str:
+    from runner.profiles import profile_names
+    return "(profile)" if code is None else profile_names(plan)[int(code)]
 
 
 def _first(v: Any) -> Any:

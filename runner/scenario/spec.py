@@ -570,6 +570,7 @@ class _B:
 
     # ------------------------------------------------------------------ parts
     def build(self) -> Scenario:
+        self.doc = __import__("runner.profiles").profiles.scenario_doc(self.doc, self.where)
         profile = self.doc.get("profile", PROFILE.default)
         if not isinstance(profile, str) or profile not in PROFILES:
             raise self.err("profile", profile, "one of " + ", ".join(PROFILES))
