@@ -57,7 +57,7 @@ def main() -> list[dict]:
             if r["outcome"] == "non_monotone" else ""
         return f"up to {r['dirty_rate_Bps'] / 1e6:,.0f} MB/s{note}"
 
-    print(f"Answer on 10 GbE: vSphere 5.1 moves it at {said(ten['vsphere-5.1'])} (SDPS slows the "
+    print(f"Answer: on 10 GbE, vSphere 5.1 moves it at {said(ten['vsphere-5.1'])} (SDPS slows the "
           f"guest to keep the 500 ms goal); Hyper-V 2012 at {said(ten['hyperv-2012'])}.")
     return rows
 
