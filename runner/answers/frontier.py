@@ -556,6 +556,24 @@ def to_table(fr: Frontier) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+def used_profiles(fr: Frontier, overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Every profile the frontier's combinations used (shipped ones with the spec's overrides,
+    then custom ones), name -> Policy, for ``run.json``."""
+    from models.policy import PROFILES, get_profile
+
+    names = fr.profile_names or tuple(PROFILES)
+    codes = fr.cols.get("profile")
+    if codes is None:
+        used = [INPUT_BY_COLUMN["profile"].default]
+    else:
+        used = [names[int(c)] for c in np.unique(np.asarray(codes))]
+    out: dict[str, Any] = {}
+    for name in used:
+        out[name] = fr.profiles[name] if name in fr.profiles else \
+            get_profile(name, **dict(overrides.get(name, {})))
+    return out
+
+
 def write_run(req: Request, fr: Frontier, root: Path, *, force: bool = False,
               on_note: Callable[[str], None] | None = None) -> Path:
     """Write a frontier as a run directory (``run.json`` kind ``migsim-frontier-run``, table
@@ -571,7 +589,7 @@ def write_run(req: Request, fr: Frontier, root: Path, *, force: bool = False,
     def manifest(layout: Any) -> dict[str, Any]:
         return {**rundir.base_manifest(kind, req.spec.name, req.spec.path, fingerprint, layout),
                 "frontier": req.describe(),
-                "profiles": describe_profiles(fr.profiles),
+                "profiles": describe_profiles(used_profiles(fr, req.plan.overrides)),
                 "counts": {}, "outcomes": {}}
 
     run = rundir.open_run(root, kind=kind, n_points=n, batch_size=None, default_batch_size=n,

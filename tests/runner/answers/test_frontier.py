@@ -145,6 +145,10 @@ def test_cli_frontier_query_plot(tmp_path, run_cli):
     assert q.returncode == 0, q.stderr
     n, b = (tmp_path / "q.csv").read_text().splitlines()[1].split(",")
     assert int(n) == 12 and int(b) >= 6
+    man = __import__("json").loads((out / "run.json").read_text())
+    assert man["kind"] == "migsim-frontier-run" and man["frontier"]["find"] == "max:dirty_rate"
+    assert set(man["profiles"]) == {"vsphere-5.1", "qemu", "xen"}
+    assert man["profiles"]["qemu"]["constants"]["downtime_limit_ms"]["value"] == 300.0
     again = run_cli(args)
     assert again.returncode == 0 and "nothing to compute" in again.stderr
     p = run_cli(["plot", out, "frontier", "--out", tmp_path / "f.png"])
