@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -154,3 +155,17 @@ def test_every_policy_field_but_structure_is_overridable():
     assert {f.name for f in fields(Limits)} <= names
     assert {f.name for f in fields(Policy)} - names == {"name", "transports", "limits", "sources",
                                                         "base"}
+
+
+def test_a_scenario_takes_a_profile_file(tmp_path):
+    from runner.scenario.spec import load_scenario
+
+    (tmp_path / "v67.toml").write_text(PROFILE)
+    text = (Path(__file__).resolve().parents[2] / "sweeps" / "evacuate-vsphere.toml").read_text()
+    spec = tmp_path / "ev.toml"
+    spec.write_text(text.replace('profile = "vsphere-5.1"', 'profile = "v67.toml"'))
+    pol = load_scenario(spec).scenario(0).policy()
+    assert pol.downtime_limit_ms == 1000.0 and pol.setup_s == 0.25 and pol.limits.host_cost == 16
+    (tmp_path / "v67.toml").write_text('base = "vsphere-5.1"\nsetup = 1\n')
+    with pytest.raises(models.MigsimError, match="setup: unknown field"):
+        load_scenario(spec)
