@@ -41,7 +41,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from models.errors import MigsimError, ParameterError, SpecError
+from models.errors import ParameterError, SpecError
 from models.fields import Field
 from models.policy import PROFILES, Limits, Policy, get_profile
 
@@ -363,5 +363,5 @@ def check_name(name: str, custom: Mapping[str, Any]) -> None:
                              + ", or a profile file (./my-profile.toml)")
 
 
-__all__ = ["ProfileFile", "ProfileFileError", "MigsimError", "load", "resolve", "policy",
+__all__ = ["ProfileFile", "ProfileFileError", "load", "resolve", "policy",
            "plan_profiles", "describe_profiles", "spec_profiles", "scenario_doc"]

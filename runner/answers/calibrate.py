@@ -137,7 +137,6 @@ def load_data(path: str | Path) -> Data:
                                f"{', '.join(missing + ([] if conv_col else ['converged or status']))}"
                                f"; allowed: migsim's column vocabulary (migsim measure qemu rows)")
     harness = "link_shaped" in rows[0] and "measured_dirty_rate_Bps" in rows[0]
-    n = len(rows)
     if harness:
         cols = measured_columns(rows, conditions)
     else:

@@ -176,14 +176,11 @@ def compare(a: Any, b: Any, *, ignore: Sequence[str] = (), a_label: str = "A",
     j = pa_.join(pb_, on=keys, how="full", suffix="_b", coalesce=True, nulls_equal=True)
     ren = {o: f"{o}_a" for o in outputs + (["status"] if "status" in pa_.columns else [])}
     j = j.rename(ren)
-    in_a = pl.any_horizontal([pl.col(f"{o}_a").is_not_null() for o in ren] or [pl.lit(True)])
-    in_b = pl.any_horizontal([pl.col(f"{o}_b").is_not_null() for o in ren] or [pl.lit(True)])
-    # rows present only on one side: every value of the other side null, and its keys absent
+    # rows present on one side only: their key is absent from the other side
     a_keys = pa_.select(keys).with_columns(pl.lit(True).alias("_in_a"))
     b_keys = pb_.select(keys).with_columns(pl.lit(True).alias("_in_b"))
     j = j.join(a_keys, on=keys, how="left", nulls_equal=True) \
          .join(b_keys, on=keys, how="left", nulls_equal=True)
-    del in_a, in_b
     only_a = int(j.filter(pl.col("_in_a").is_not_null() & pl.col("_in_b").is_null()).height)
     only_b = int(j.filter(pl.col("_in_b").is_not_null() & pl.col("_in_a").is_null()).height)
     both = j.filter(pl.col("_in_a").is_not_null() & pl.col("_in_b").is_not_null())

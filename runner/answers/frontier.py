@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from models.errors import MigsimError
 from models.fields import INPUT_BY_COLUMN, INPUT_BY_NAME, INPUTS, OUTPUTS, RESOLVED, Field
-from runner.errors import OptionError, QueryError
+from runner.errors import QueryError
 
 #: Relative tolerance of a boundary by default: 0.1 % (the model's own agreement with QEMU is a few
 #: per cent, so finer is noise; assumed).
@@ -580,7 +580,6 @@ def write_run(req: Request, fr: Frontier, root: Path, *, force: bool = False,
     ``frontier``, one part) with the same marker, lock and ledger as a sweep."""
     from runner.profiles import describe_profiles
     from runner.storage import rundir
-    from runner.sweep.spec import describe_plan
 
     fingerprint = req.fingerprint()
     n = max(fr.n, 1)

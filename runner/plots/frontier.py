@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -129,7 +128,6 @@ def plot(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *, x: str
         if v.size and v.min() > 0 and v.max() / v.min() > 10:
             (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
     fx = INPUT_BY_COLUMN[xcol]
-    fy = INPUT_BY_COLUMN[ycol]
     ax.set_xlabel(f"{fx.name} ({xunit})" if xunit else fx.name)
     ax.set_ylabel(f"{info['find']} ({yunit})" if yunit else info["find"])
     ax.grid(True, alpha=0.3)
