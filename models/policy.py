@@ -136,6 +136,13 @@ class Policy:
     goal_covers_switchover: bool = False  # the downtime goal bounds the whole switch-over
     #: where each constant comes from: a publication, a measurement, "assumed: ...", or "override"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: the shipped profile a custom profile (a profile file) derives from; "" for a shipped one
+    base: str = ""
+
+    @property
+    def lineage(self) -> str:
+        """The shipped profile whose mechanisms this one has (its own name, or its ``base``)."""
+        return self.base or self.name
 
     def source(self, key: str) -> str:
         """Where constant ``key`` comes from (``assumed`` when the profile names no source; a
@@ -467,7 +474,8 @@ def get_profile(name: str, **overrides: float) -> Policy:
     policy = PROFILES[name]
     if not overrides:
         return policy
-    pol_fields = set(Policy.__dataclass_fields__) - {"name", "transports", "limits", "sources"}
+    pol_fields = set(Policy.__dataclass_fields__) - {"name", "transports", "limits", "sources",
+                                                     "base"}
     lim_fields = set(Limits.__dataclass_fields__)
     pol_over = {k: v for k, v in overrides.items() if k in pol_fields}
     lim_over = {k: v for k, v in overrides.items() if k in lim_fields}

@@ -23,7 +23,7 @@ from runner.cli.common import (
     output_state,
     run_interruptible,
 )
-from runner.errors import OptionError
+from runner.errors import OptionError, QueryError
 
 _SWEEP_HELP = (
     "Run a sweep spec on Ray and write its results as Parquet.\n\n"
@@ -94,9 +94,15 @@ def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
     rows = []
     for i in picks:
         pt = plan.expand(i, i + 1)
-        rows.append([f"{i:,}"] + [human(c, _first(pt[c])) for c in cols])
+        rows.append([f"{i:,}"] + [_profile_name(plan, _first(pt[c])) if c == "profile" else
+                                  human(c, _first(pt[c])) for c in cols])
     typer.echo(f"sample points ({len(picks)} of {n:,}):")
     typer.echo(table(rows, ["point_id"] + cols))
+
+
+def _profile_name(plan: Any, code: Any) -> str:
+    from runner.profiles import profile_names
+    return "(profile)" if code is None else profile_names(plan)[int(code)]
 
 
 def _first(v: Any) -> Any:
@@ -228,6 +234,7 @@ class PlotKind(str, Enum):
     traffic = "traffic"
     timeline = "timeline"      # scenario runs: runner.plots.timeline (issue 4)
     makespan = "makespan"      # scenario runs: makespan vs a swept field
+    frontier = "frontier"      # frontier runs: boundary vs an axis (runner.plots.frontier)
 
 
 class ColorBy(str, Enum):
@@ -244,7 +251,8 @@ def plot(
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
              "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
-             "scenario runs: timeline (Gantt per host), makespan (vs the swept field).",
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field); frontier "
+             "runs: frontier (boundary vs the first varying input, a line per profile).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
@@ -264,6 +272,14 @@ def plot(
     if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
         from runner.plots.timeline import plot as draw_scenario
         echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        return
+    from runner.plots.frontier import is_frontier_run
+    if kind.value == "frontier" or is_frontier_run(run_dir):
+        from runner.plots.frontier import plot as draw_frontier
+        if kind.value != "frontier":
+            raise QueryError(f"plot {kind.value}: {run_dir} is a frontier run; allowed: "
+                             f"migsim plot {run_dir} frontier")
+        echo_err(f"migsim: wrote {draw_frontier(run_dir, out, where=where, title=title)}")
         return
     path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
     echo_err(f"migsim: wrote {path}")

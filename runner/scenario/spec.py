@@ -570,6 +570,8 @@ class _B:
 
     # ------------------------------------------------------------------ parts
     def build(self) -> Scenario:
+        from runner.profiles import scenario_doc
+        self.doc = scenario_doc(self.doc, self.where)   # a profile file: its base + overrides
         profile = self.doc.get("profile", PROFILE.default)
         if not isinstance(profile, str) or profile not in PROFILES:
             raise self.err("profile", profile, "one of " + ", ".join(PROFILES))
