@@ -116,3 +116,21 @@ def test_permutation_equivariance_with_a_capped_stream_among_equals():
     for p in itertools.permutations(range(7)):
         p = np.array(p)
         assert np.array_equal(max_min(cap, ends[p], caps[p]), r[p])
+
+
+# ---------------------------------------------------------------------------- paths (topology)
+def test_parking_lot_over_paths():
+    """Links A and B of capacity 1: one stream over both, one on each. Max-min: 1/2 each; with
+    the long stream capped at 0.2, the short ones get 0.8."""
+    cap = np.array([1.0, 1.0])
+    ends = np.array([[0, 1, -1], [0, -1, -1], [1, -1, -1]])
+    assert max_min(cap, ends, np.full(3, np.inf)) == pytest.approx([0.5, 0.5, 0.5])
+    assert max_min(cap, ends, np.array([0.2, np.inf, np.inf])) == pytest.approx([0.2, 0.8, 0.8])
+
+
+def test_bottleneck_deep_in_the_path():
+    """NICs of 10, an uplink of 6 shared by three streams, a fourth stream on a NIC alone."""
+    cap = np.array([10.0, 10.0, 10.0, 6.0, 10.0])
+    ends = np.array([[0, 3, 4], [1, 3, 4], [2, 3, 4], [0, -1, -1]])
+    r = max_min(cap, ends, np.full(4, np.inf))
+    assert r == pytest.approx([2.0, 2.0, 2.0, 8.0])
