@@ -106,7 +106,7 @@ SUMMARY_COLUMNS: dict[str, tuple[Any, str]] = {
                              "first evacuation requested to last stage over (null: no evacuation)"),
     "peak_link_utilisation": (np.dtype(np.float64), "largest migration load / capacity of a rack "
                               "uplink, spine, WAN link or datastore (null: none declared)"),
-    "busiest_link": (np.dtype(object), "the link of peak_link_utilisation (empty: none)"),
+    "busiest_link": (np.dtype(object), "the link of peak_link_utilisation (null: none)"),
 }
 
 #: Per-host maintenance columns (null for a host no stage of the plan evacuates).
@@ -1134,7 +1134,7 @@ class Engine:
         links = self._link_stats()
         util = [(x["peak_Bps"] / x["capacity_Bps"], x["link"]) for x in links
                 if x["capacity_Bps"] > 0 and math.isfinite(x["capacity_Bps"])]
-        best = max(util, key=lambda u: u[0], default=(math.nan, ""))
+        best = max(util, key=lambda u: u[0], default=(math.nan, None))
         summary["peak_link_utilisation"] = float(best[0])
         summary["busiest_link"] = best[1]
         hosts = self.backend.host_stats(self.t)
