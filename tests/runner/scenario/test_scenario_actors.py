@@ -17,9 +17,22 @@ from runner.scenario.run import load_tables, run_scenario
 from runner.scenario.spec import load_scenario
 
 SWEEPS = Path(__file__).resolve().parents[3] / "sweeps"
-SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep"]
+SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep", "rack-uplinks",
+           "maintenance-cluster"]
 
 pytestmark = pytest.mark.cluster
+
+
+def _same(a, b) -> bool:
+    """Equal, NaN equal to NaN (values that do not exist)."""
+    import math
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
 
 
 def _tables(root: Path) -> dict[str, pl.DataFrame]:
@@ -67,7 +80,25 @@ def test_one_stream_actor_per_stream_and_a_single_shared_one_agree(ray_cluster):
         for k in ref.rows:
             assert np.array_equal(ref.rows[k], got.rows[k],
                                   equal_nan=ref.rows[k].dtype.kind == "f"), k
-        assert ref.summary == got.summary and ref.host_stats == got.host_stats
+        assert _same(ref.summary, got.summary) and _same(ref.host_stats, got.host_stats)
+
+
+@pytest.mark.parametrize("name", ["rack-uplinks", "maintenance-cluster"])
+def test_actors_give_the_in_process_results_on_topology_scenarios(ray_cluster, name):
+    """Every point of the topology specs, engine to engine: rows, summary, host books, links."""
+    spec = load_scenario(SWEEPS / f"{name}.toml")
+    pool = ActorPool(3, 3)
+    try:
+        for i, scn in spec.scenarios():
+            ref = Engine(scn).run(scn.stages)
+            got = Engine(scn, pool.backend()).run(scn.stages)
+            for k in ref.rows:
+                assert np.array_equal(ref.rows[k], got.rows[k],
+                                      equal_nan=ref.rows[k].dtype.kind == "f"), (i, k)
+            assert _same(ref.summary, got.summary) and _same(ref.host_stats, got.host_stats)
+            assert ref.links == got.links
+    finally:
+        pool.shutdown()
 
 
 def test_cli_actors_join_the_cluster(ray_cluster, run_cli, tmp_path):
