@@ -25,9 +25,20 @@ in-process (:class:`LocalBackend`) and Ray actors (``runner.scenario.actors``: o
 NIC books, a pool of actors running the pre-copy streams); the backend only decides *where* a
 ledger or a stream's state lives, never *what* is computed.
 
-Left out: CPU contention on the hosts, datastore throughput shared between storage migrations
-(a storage-only migration copies at its own rate), memory and CPU capacity of destinations,
-QEMU's 100 ms rate-limiter windows (smoothed: a stream's rate is its share), mirrored disk writes
+Topology (``models.topology``, issue 14): with racks, a spine, WAN links or datastore throughput, a
+stream crosses every link of its path (NIC egress, rack uplink, spine or WAN, rack downlink, NIC
+ingress; a disk copy also its datastores, a Storage vMotion only its datastores) and the max-min
+allocation runs over all of them; background traffic is one more flow per link capped at its rate
+(or, under NIOC, taken off the NIC's capacity for the migration class in the ratio of the shares).
+Links beyond the host NICs are booked in the engine (``Result.links``), so both executions report
+them identically. Placement checks destination memory and vCPU capacity statically
+(``models.placement``): a move it refuses is ``rejected`` at its request, with the reason. Stages of
+a plan (evacuations, maintenance holds, returns) give each host's interval (``HOST_PLAN_COLUMNS``).
+A spec without topology keeps the two-link paths and gives the same rows, bit for bit.
+
+Left out: CPU contention on the hosts (vCPUs are a placement limit only), datastore throughput for
+datastores that declare none (their storage-only copies run at their own rate), QEMU's 100 ms
+rate-limiter windows (smoothed: a stream's rate is its share), mirrored disk writes
 beyond the idle-path amount (a slowed storage phase mirrors as much as an unslowed one; the writes
 mirrored during pre-copy reduce the stream's own cap and are not booked on the NICs). One VM alone
 gives exactly the single-migration model's row (QEMU: within its rate-window smoothing).

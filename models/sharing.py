@@ -14,9 +14,12 @@ same. ``k`` equal uncapped streams on one link of capacity ``B`` each get exactl
 :class:`NicBook` integrates the load of one host's NICs over time (bytes sent and received, peak
 load) from the rates the engine sets at each event.
 
+The links are whatever the caller passes: the host NICs of a flat scenario, plus rack uplinks,
+spines, WAN links and datastores with a topology (``models.topology``); a stream's row of ``ends``
+lists every link of its path.
+
 Left out: TCP dynamics (slow start, loss, RTT unfairness — long-lived TCP flows approach max-min
-fairness, which is the usual fluid idealisation), switch fabric and core-link contention (only the
-host NICs are bottlenecks), per-NIC bin-packing of single-stream transports on multi-NIC hosts (the
+fairness, which is the usual fluid idealisation), ECMP inside a spine, per-NIC bin-packing of single-stream transports on multi-NIC hosts (the
 NICs of a host form one aggregate capacity, a single stream being capped at one NIC by its cap).
 
 Sources: D. Bertsekas and R. Gallager, *Data Networks*, 2nd ed. (1992), §6.5.2, max-min fairness

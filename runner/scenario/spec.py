@@ -35,8 +35,10 @@ Layout (values in human units, as everywhere in migsim)::
     [plan]
     evacuate = "esx-1"              # a host, a host group, or a list (in order)
     to = ["esx-2", "esx-3"]         # default: every host not (yet) evacuated
-    placement = "round-robin"       # or least-loaded
+    placement = "round-robin"       # or least-loaded (both among hosts with room)
     rolling = true                  # several hosts: one after the other (else all at once)
+    maintenance = "30min"           # a maintenance plan: hold per unit, then after = "return"
+    memory_overcommit = 1.0         # with hosts' memory (capacity), memory_used, cpus
     gap_s = 0                       # rolling: pause between hosts (a duration)
     start_s = 0
 
@@ -44,6 +46,14 @@ Layout (values in human units, as everywhere in migsim)::
     vm = "db-1"                     # a VM or a group
     to = "esx-3"                    # and/or datastore = "ds-2"
     start_s = 30
+
+    [network]                       # optional (issue 14; sweeps/SCENARIOS.md): racks come from
+    oversubscription = 3            # hosts' rack / rack_size; uplink = rack NICs / 3 (or uplink)
+    spine = "400Gbps"               # per site; [[network.wan]] sites, link, rtt
+    uplink_background = "5Gbps"     # VM traffic on uplinks; hosts.background on NICs
+    nioc = true                     # migration_shares, vm_shares, migration_limit
+    [network.datastores]
+    san-1 = "400MB/s"               # throughput shared by the disk copies using it
 
     [grid]                          # sweep any field: crossed ...
     hosts.link = ["1GbE", "10GbE"]  # every host; hosts.esx.link: one [[hosts]] entry
@@ -53,8 +63,11 @@ Layout (values in human units, as everywhere in migsim)::
     vms.web.memory = ["16GiB", "8GiB"]
 
 Sweep paths: ``profile``, ``seed``, ``overrides.<field>``, ``defaults.<input>``,
-``hosts.<count|link|nics|subnet>`` / ``hosts.<name>.<...>``, ``vms.<count|host|datastore|storage|
-<input>>`` / ``vms.<name>.<...>``, ``plan.<evacuate|placement|rolling|gap_s|start_s>``; values take every form of :mod:`runner.sweep.values`
+``hosts.<count|link|nics|subnet|rack|rack_size|memory|cpus|memory_used|background>`` /
+``hosts.<name>.<...>``, ``vms.<count|host|datastore|storage|<input>>`` / ``vms.<name>.<...>``,
+``plan.<evacuate|placement|rolling|gap_s|start_s|maintenance|after|unit|memory_overcommit|
+vcpu_ratio>``, ``network.<uplink|oversubscription|spine|uplink_background|nioc|migration_shares|
+vm_shares|migration_limit>``; values take every form of :mod:`runner.sweep.values`
 (lists, ``{start, stop, step}``, ``linspace``, ``logspace``, distributions with ``num``). Each
 point of the cross product is one whole scenario. Every point is built and checked before anything
 runs; a problem raises :class:`SpecError` naming the file, the field, the value and what is

@@ -113,3 +113,27 @@ def test_cli_actors_join_the_cluster(ray_cluster, run_cli, tmp_path):
     a, b = _tables(tmp_path / "a"), _tables(tmp_path / "l")
     for table in a:
         assert a[table].equals(b[table]), table
+
+
+@pytest.mark.slow
+def test_thousand_variant_datacenter_sweep_as_ray_tasks(ray_cluster, tmp_path):
+    """sweeps/datacenter-sweep.toml: 1,000 points (concurrency limit x oversubscription x NIOC
+    shares) as Ray tasks on the two-node cluster, Parquet tables like any run; sampled points equal
+    the in-process engine's."""
+    from models.scenario import run
+
+    spec = load_scenario(SWEEPS / "datacenter-sweep.toml")
+    assert spec.n_points == 1000
+    res = run_scenario(spec, tmp_path / "dc", address=ray_cluster.address, progress=False)
+    assert len(res.nodes) == 2
+    t = _tables(tmp_path / "dc")
+    assert t["scenarios"].height == 1000 and t["migrations"].height == 8000
+    for p in (0, 437, 999):
+        ref = run(spec.scenario(p))
+        row = t["scenarios"].filter(pl.col("point_id") == p).row(0, named=True)
+        assert row["makespan_s"] == ref.summary["makespan_s"]
+        assert row["events"] == ref.summary["events"]
+    shares = t["scenarios"].group_by("network_migration_shares").agg(
+        pl.col("makespan_s").mean()).sort("network_migration_shares")
+    ms = shares.get_column("makespan_s").to_list()
+    assert ms[0] > ms[-1]        # more NIOC shares for vMotion: shorter evacuations on average
