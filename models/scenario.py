@@ -222,18 +222,29 @@ class StepResult:
     final: precopy.State | None
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """Field names of a dataclass (``dataclasses.fields`` is slow in the event loop)."""
+    got = _NAMES.get(cls)
+    if got is None:
+        got = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return got
+
+
 def _concat_state(parts: Sequence[precopy.State]) -> precopy.State:
-    return precopy.State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                            for f in fields(precopy.State)})
+    return precopy.State(**{n: np.concatenate([getattr(p, n) for p in parts])
+                            for n in _names(precopy.State)})
 
 
 def _rows(obj: Any, idx: np.ndarray) -> Any:
-    return type(obj)(**{f.name: getattr(obj, f.name)[idx] for f in fields(obj)})
+    return type(obj)(**{n: getattr(obj, n)[idx] for n in _names(type(obj))})
 
 
 def _put(dst: dict[str, np.ndarray], idx: np.ndarray, src: Any) -> None:
-    for f in fields(src):
-        dst[f.name][idx] = getattr(src, f.name)
+    for n in _names(type(src)):
+        dst[n][idx] = getattr(src, n)
 
 
 class StreamSet:

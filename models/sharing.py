@@ -73,6 +73,14 @@ def max_min(capacity: np.ndarray, ends: np.ndarray, cap: np.ndarray) -> np.ndarr
         return rate
     if ends.ndim == 1:
         ends = ends[:, None]
+    if capacity.shape[0] > 64:
+        # many links (a datacenter): work on the links the streams cross only, renumbered in
+        # increasing order (the same groups in the same order: bit-identical rates)
+        used, inv = np.unique(ends[ends >= 0], return_inverse=True)
+        if used.size < capacity.shape[0]:
+            local = np.full(ends.shape, -1, dtype=np.int64)
+            local[ends >= 0] = inv.reshape(-1)
+            ends, capacity = local, capacity[used]
     n_links = capacity.shape[0]
     remaining = capacity.copy()
     active = np.ones(n, dtype=bool)

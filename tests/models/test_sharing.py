@@ -134,3 +134,20 @@ def test_bottleneck_deep_in_the_path():
     ends = np.array([[0, 3, 4], [1, 3, 4], [2, 3, 4], [0, -1, -1]])
     r = max_min(cap, ends, np.full(4, np.inf))
     assert r == pytest.approx([2.0, 2.0, 2.0, 8.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_unused_links_change_no_bit(n_streams, n_links, seed):
+    """A datacenter's link vector has many links no stream crosses (max_min works on the used
+    ones only): padding the same problem with 200 unused links gives bit-identical rates."""
+    rng = np.random.default_rng(seed)
+    cap = rng.uniform(1.0, 10.0, n_links)
+    ends = rng.integers(-1, n_links, (n_streams, 3))
+    ends[:, 0] = rng.integers(0, n_links, n_streams)
+    caps = np.where(rng.random(n_streams) < 0.3, rng.uniform(0.1, 5.0, n_streams), np.inf)
+    small = max_min(cap, ends, caps)
+    pad = 200
+    big_cap = np.concatenate([rng.uniform(1.0, 10.0, pad), cap])
+    big = max_min(big_cap, np.where(ends >= 0, ends + pad, -1), caps)
+    assert np.array_equal(small, big)
