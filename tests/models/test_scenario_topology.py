@@ -216,3 +216,21 @@ def test_bad_maintenance_fields_name_the_field():
         expand(scn.hosts, scn.vms, PlanSpec(evacuate=("h0",), maintenance_s=1.0, after="back"))
     with pytest.raises(ParameterError, match="plan.memory_overcommit"):
         expand(scn.hosts, scn.vms, PlanSpec(evacuate=("h0",), memory_overcommit=0.0))
+
+
+def test_spine_and_wan_links_on_the_path():
+    from models.topology import Wan
+    hosts = [Host(n, 10e9, 1, "net", ("san",), rack=n[0]) for n in ("a1", "a2", "b1", "b2", "c1")]
+    vms = [vm("x", "a1"), vm("y", "a2"), vm("z", "a1")]
+    net = Network(racks=(Rack("a"), Rack("b"), Rack("c", site="dr")),
+                  spine_bps=(("default", 8e9),), wan=(Wan(("default", "dr"), 1e9, 0.02),))
+    # x and y cross the 8 Gb/s spine together: 4 Gb/s each; z crosses the 1 Gb/s WAN to site dr
+    plan = PlanSpec(moves=(MoveSpec("x", "b1"), MoveSpec("y", "b2"), MoveSpec("z", "c1")))
+    r = run(make(hosts, vms, plan, net))
+    share = r.rows["mean_share_Bps"] * 8 / EFF
+    assert share[:2] == pytest.approx([4e9, 4e9], rel=1e-9)
+    assert share[2] == pytest.approx(1e9, rel=1e-9)
+    assert r.rows["rtt_ms"][2] == pytest.approx(0.5 + 20.0) and r.rows["rtt_ms"][0] == 0.5
+    names = {x["link"]: x for x in r.links}
+    assert names["spine:default"]["peak_Bps"] == pytest.approx(1e9, rel=1e-9)
+    assert names["wan:default>dr"]["peak_Bps"] == pytest.approx(1e9 / 8, rel=1e-9)
