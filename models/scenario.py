@@ -592,15 +592,19 @@ class Engine:
         hl = [admission.HostLimits(h.name, h.link_bps, h.datastores) for h in scn.hosts]
         self.capacity = admission.resources(hl, pol.limits, scn.max_concurrent)
         home: dict[admission.Key, int] = {}
+        ds_home: dict[str, int] = {}
         for i, h in enumerate(scn.hosts):
-            for k in self.capacity:
-                if k[0] == admission.DATASTORE:
-                    if k[1] in h.datastores:
-                        home.setdefault(k, i)
-                elif k[0] == admission.CLUSTER:
-                    home.setdefault(k, 0)
-                elif k[1] == h.name:
-                    home[k] = i
+            for d in h.datastores:
+                ds_home.setdefault(d, i)
+        for k in self.capacity:
+            if k[0] == admission.DATASTORE:
+                if k[1] in ds_home:
+                    home[k] = ds_home[k[1]]
+            elif k[0] == admission.CLUSTER:
+                if scn.hosts:
+                    home[k] = 0
+            elif k[1] in host_idx:
+                home[k] = host_idx[k[1]]
         self.home = home
         ledgers: list[dict[admission.Key, float]] = [{} for _ in scn.hosts]
         for k, c in self.capacity.items():
