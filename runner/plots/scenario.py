@@ -137,6 +137,8 @@ def activity(run_dir: str | os.PathLike[str], out: str | os.PathLike[str],
     ax.step(ts, queued, where="post", label="queued (admission)", color="#fd8d3c")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("migrations")
+    from matplotlib.ticker import MaxNLocator
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title or f"Concurrency and queue, point {p}")
