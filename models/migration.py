@@ -79,7 +79,7 @@ _POLICY_FIELDS = (
     "remedy", "sdps_shrink", "sdps_target", "ac_initial_pct", "ac_increment_pct", "ac_max_pct",
     "ac_trigger_ratio", "ac_period_s", "max_switchover_s", "adaptive_rate", "rate_initial_bps",
     "rate_increment_bps", "rate_max_bps", "skip_redirtied", "refuses_cross_subnet",
-    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover")
+    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover", "vcpu_state_bytes")
 (P_SETUP_S, P_STOP_S, P_RESUME_S, P_TRACE_S_PER_GIB, P_TRACE_SLOWDOWN_PCT, P_DEVICE_STATE_BYTES,
     P_PAGE_HEADER_BYTES, P_ZERO_PAGE_BYTES, P_SCAN_BPS, P_MAX_BANDWIDTH_BPS,
     P_CAP_LIFTED_IN_SWITCHOVER, P_RATE_WINDOW_S, P_CHECK_INTERVAL_S, P_TCP_WINDOW_BYTES, P_MAX_NICS,
@@ -88,7 +88,8 @@ _POLICY_FIELDS = (
     P_REMEDY, P_SDPS_SHRINK, P_SDPS_TARGET, P_AC_INITIAL_PCT, P_AC_INCREMENT_PCT, P_AC_MAX_PCT,
     P_AC_TRIGGER_RATIO, P_AC_PERIOD_S, P_MAX_SWITCHOVER_S, P_ADAPTIVE_RATE, P_RATE_INITIAL_BPS,
     P_RATE_INCREMENT_BPS, P_RATE_MAX_BPS, P_SKIP_REDIRTIED, P_REFUSES_CROSS_SUBNET,
-    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS, P_GOAL_COVERS_SWITCHOVER) = range(len(_POLICY_FIELDS))
+    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS, P_GOAL_COVERS_SWITCHOVER,
+    P_VCPU_STATE_BYTES) = range(len(_POLICY_FIELDS))
 assert _POLICY_FIELDS[P_STORAGE_MAX_ROUNDS] == "storage_max_rounds"
 QEMU = list(PROFILES).index("qemu")
 assert INPUT_BY_COLUMN["profile"].choices == tuple(PROFILES)   # choice codes index the profiles
@@ -451,8 +452,9 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
                                      POL[p, P_MAX_BANDWIDTH_BPS] if known else math.nan)
     E[e, E_DOWNTIME_LIMIT_MS] = _default(X[X_DOWNTIME_LIMIT, i],
                                          POL[p, P_DOWNTIME_LIMIT_MS] if known else math.nan)
-    E[e, E_DEVICE_STATE] = _default(X[X_DEVICE_STATE, i],
-                                    POL[p, P_DEVICE_STATE_BYTES] if known else math.nan)
+    # device state: the profile's devices and each vCPU's registers, unless given
+    devices = POL[p, P_DEVICE_STATE_BYTES] + X[X_VCPUS, i] * POL[p, P_VCPU_STATE_BYTES]
+    E[e, E_DEVICE_STATE] = _default(X[X_DEVICE_STATE, i], devices if known else math.nan)
     moves_disk = st >= 1.0
     # a storage-only move (mirror, iterative) stays on its host: no migration network to refuse
     network = not (st == STORAGE_MIRROR or st == STORAGE_ITERATIVE)
