@@ -287,8 +287,9 @@ def build(hosts: Sequence, moves: Sequence, network: Network | None) -> Links:
                 path.append(li)
                 rtt[i] = r_s
             else:
-                raise ParameterError(f"moves[{i}]", f"{m.source} -> {m.destination}",
-                                     f"a WAN link between sites {ss} and {sd}")
+                raise ParameterError("network.wan", f"{m.vm}: {m.source} -> {m.destination}",
+                                     f"a [[network.wan]] link between sites {ss} and {sd} (the "
+                                     f"plan moves a VM between them)")
             path.append(rack_idx[rd] + 1)
         path.append(2 * d + 1)
         dss = [ds_idx[x] for x in dict.fromkeys([m.source_datastore, m.destination_datastore])

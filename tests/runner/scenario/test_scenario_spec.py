@@ -188,6 +188,9 @@ def _error(text: str) -> SpecError:
     (lambda t: t + 'unit = "rack"\n', "plan.maintenance", "None", "maintenance time"),
     (lambda t: t + 'maintenance = "forever"\n', "plan.maintenance", "forever", "duration"),
     (lambda t: t + "memory_overcommit = 0\n", "plan.memory_overcommit", "0", "0.01"),
+    (lambda t: t.replace('datastores = ["san"]', 'datastores = ["san"]\nrack_size = 2') +
+     '[[network.racks]]\nname = "esx-rack-2"\nsite = "dr"\n', "network.wan", "esx-1 -> esx-3",
+     "between sites default and dr"),
     (lambda t: t + "[grid]\nnetwork.colour = [1]\n", "grid.network.colour", "network.colour",
      "network.oversubscription"),
     (lambda t: t + "colour = 3\n", "plan.colour", "colour", "a plan key"),
