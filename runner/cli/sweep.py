@@ -234,6 +234,9 @@ class PlotKind(str, Enum):
     traffic = "traffic"
     timeline = "timeline"      # scenario runs: runner.plots.timeline (issue 4)
     makespan = "makespan"      # scenario runs: makespan vs a swept field
+    links = "links"            # scenario runs: busiest links over time (runner.plots.scenario)
+    activity = "activity"      # scenario runs: running and queued migrations over time
+    maintenance = "maintenance"  # scenario runs: maintenance window per host (Gantt)
     frontier = "frontier"      # frontier runs: boundary vs an axis (runner.plots.frontier)
 
 
@@ -251,8 +254,10 @@ def plot(
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
              "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
-             "scenario runs: timeline (Gantt per host), makespan (vs the swept field); frontier "
-             "runs: frontier (boundary vs the first varying input, a line per profile).",
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field), links "
+             "(busiest links over time), activity (running and queued), maintenance (window per "
+             "host); frontier runs: frontier (boundary vs the first varying input, a line per "
+             "profile).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
@@ -272,6 +277,10 @@ def plot(
     if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
         from runner.plots.timeline import plot as draw_scenario
         echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        return
+    if kind.value in ("links", "activity", "maintenance"):   # runner.plots.scenario (issue 14)
+        from runner.plots.scenario import plot as draw_dc
+        echo_err(f"migsim: wrote {draw_dc(run_dir, kind.value, out, point=point, title=title)}")
         return
     from runner.plots.frontier import is_frontier_run
     if kind.value == "frontier" or is_frontier_run(run_dir):
