@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 from runner.errors import OptionError
 
-_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_KEY_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_.\-"]*$')
 _BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
@@ -98,7 +98,7 @@ def apply(doc: dict[str, Any], overrides: Sequence[str], where: str) -> dict[str
             key, _, raw = arg.partition("=")
             op = "add" if key.startswith("+") else "set"
             path, value = key.removeprefix("+"), parse_value(raw)
-        parts = path.split(".")
+        parts = _split_path(path, doc)
         node: Any = doc
         for i, part in enumerate(parts[:-1]):
             nxt = node.get(part)
@@ -124,6 +124,29 @@ def apply(doc: dict[str, Any], overrides: Sequence[str], where: str) -> dict[str
         else:
             node[last] = value
     return doc
+
+
+def _split_path(path: str, doc: dict[str, Any]) -> list[str]:
+    """The keys of a dotted path. A key may itself hold dots (``overrides.vsphere-5.1.max_rounds``:
+    profile names) — then the longest run of parts that names an existing key, or a profile under
+    ``overrides``, is one key; ``"..."`` quotes a key explicitly."""
+    raw: list[str] = []
+    for m in re.finditer(r'"([^"]*)"|([^.]+)', path):
+        raw.append(m.group(1) if m.group(1) is not None else m.group(2))
+    out: list[str] = []
+    node: Any = doc
+    i = 0
+    while i < len(raw):
+        known = set(node) if isinstance(node, dict) else set()
+        if out == ["overrides"]:
+            from models.policy import PROFILES
+            known |= set(PROFILES)
+        j = next((j for j in range(len(raw), i + 1, -1) if ".".join(raw[i:j]) in known), i + 1)
+        key = ".".join(raw[i:j])
+        out.append(key)
+        node = node.get(key) if isinstance(node, dict) else None
+        i = j
+    return out
 
 
 def _hint(doc: dict[str, Any], last: str) -> str:
