@@ -271,45 +271,86 @@ class PlotKind(str, Enum):
     traffic = "traffic"
     timeline = "timeline"      # scenario runs: runner.plots.timeline (issue 4)
     makespan = "makespan"      # scenario runs: makespan vs a swept field
+    xy = "xy"                  # any run: runner.plots.generic
+    cdf = "cdf"
 
 
-class ColorBy(str, Enum):
-    """Colouring of the convergence map."""
-
-    verdict = "verdict"
-    downtime = "downtime"
+#: Colourings of the convergence map (``--color`` of the other figures is a field).
+CONVERGENCE_COLORS = ("verdict", "downtime")
 
 
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>).",
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>: its latest run).",
                                             show_default=False)],
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
              "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
-             "scenario runs: timeline (Gantt per host), makespan (vs the swept field).",
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field); any run: "
+             "xy (--x, --y, median and band), cdf (distribution of --y).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
     where: Annotated[Optional[str], typer.Option(
         "--where", help="SQL predicate selecting points first, e.g. \"memory_bytes = 17179869184\".")
     ] = None,
-    color: Annotated[ColorBy, typer.Option(
-        "--color", help="Convergence map colour: verdict or median downtime.")] = ColorBy.verdict,
+    x: Annotated[Optional[str], typer.Option(
+        "--x", help="xy: the field on the x axis (a column or input name, e.g. dirty_rate).")
+    ] = None,
+    y: Annotated[Optional[str], typer.Option(
+        "--y", help="xy, cdf: the field plotted (e.g. downtime_ms).")] = None,
+    color: Annotated[Optional[str], typer.Option(
+        "--color", help="convergence: verdict (default) or downtime; xy, cdf: a field, one line "
+                        "per value.")] = None,
+    facet: Annotated[Optional[str], typer.Option(
+        "--facet", help="xy: a field, one panel per value.")] = None,
+    table: Annotated[Optional[str], typer.Option(
+        "--table", help="xy, cdf: the table of a scenario run (migrations, scenarios, hosts).")
+    ] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
     point: Annotated[Optional[int], typer.Option(
         "--point", min=0, help="timeline: the scenario point to draw (default: the first).")] = None,
 ) -> None:
     """Draw a figure of a run (PNG for reports: axes with units, legends)."""
-    from runner.plots.charts import plot as draw
-
+    k = kind.value
+    used = {"--x": x, "--facet": facet, "--table": table} if k != "xy" else {}
+    if k == "cdf":
+        used = {"--x": x, "--facet": facet}
+    elif k != "xy":
+        used["--y"] = y
+    given = [o for o, v in used.items() if v is not None]
+    if given:
+        raise OptionError(f"{', '.join(given)}: not an option of plot {k} (xy takes --x --y "
+                          f"--color --facet --table; cdf takes --y --color --table)")
     _warn_incomplete(run_dir)
-    if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
+    if k in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
         from runner.plots.timeline import plot as draw_scenario
         from runner.storage.rundir import resolve_run
 
         run_dir = resolve_run(run_dir)   # results/<name>: its latest run
-        echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+        echo_err(f"migsim: wrote {draw_scenario(run_dir, k, out, point=point, title=title)}")
         return
-    path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
+    if k in ("xy", "cdf"):
+        from runner.plots import generic
+
+        need = ["--y"] + (["--x"] if k == "xy" else [])
+        missing = [o for o in need if {"--x": x, "--y": y}[o] is None]
+        if missing:
+            raise OptionError(f"plot {k}: needs {' and '.join(missing)} FIELD (a column or input "
+                              f"name, e.g. --x dirty_rate --y downtime_ms)")
+        if k == "xy":
+            path = generic.xy(run_dir, out, x, y, color=color, facet=facet, where=where,
+                              table=table, title=title)
+        else:
+            path = generic.cdf(run_dir, out, y, color=color, where=where, table=table, title=title)
+        echo_err(f"migsim: wrote {path}")
+        return
+    from runner.plots.charts import plot as draw
+
+    if k == "convergence" and color not in (None, *CONVERGENCE_COLORS):
+        raise OptionError(f"--color: invalid value {color!r} for plot convergence; allowed: "
+                          f"{', '.join(CONVERGENCE_COLORS)}")
+    if k != "convergence" and color is not None:
+        raise OptionError(f"--color: not an option of plot {k} (convergence, xy and cdf take it)")
+    path = draw(run_dir, k, out, where=where, color=color or "verdict", title=title)
     echo_err(f"migsim: wrote {path}")
