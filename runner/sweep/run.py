@@ -162,8 +162,9 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
     todo = sum(layout.bounds(b)[1] - layout.bounds(b)[0] for b in missing)
     where = choose_executor(executor, todo, address) if missing else "none"
     result.executor = where
-    if missing:
-        warm_model()        # a first run compiles the kernels once, here, and says so
+    # a cold kernel cache: a small local run computes with the Python kernels (same rows) while
+    # they compile in the background; otherwise they compile once, here, and it says so
+    model = warm_model(n_points=todo if where == "local" else None) if missing else nullcontext()
     try:
         # nothing to compute (a finished run resumed or rerun): no Ray to start
         with ray_session(address) if where == "ray" else nullcontext(where) as session:
@@ -187,8 +188,9 @@ def run_sweep(spec: Spec | str | Path, out: str | Path | None = None, *,
                 dispatch(spec.plan, absolute, missing, fingerprint, models.MODEL_VERSION,
                          on_result, on_tick=bar.draw, max_in_flight=max_in_flight)
             elif missing:
-                run_local(spec.plan, absolute, missing, fingerprint, models.MODEL_VERSION,
-                          on_result, on_tick=bar.draw)
+                with model:
+                    run_local(spec.plan, absolute, missing, fingerprint, models.MODEL_VERSION,
+                              on_result, on_tick=bar.draw)
             bar.close()
             result.compute_s = time.monotonic() - t_dispatch
     except BaseException as exc:
