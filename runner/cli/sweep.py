@@ -163,7 +163,10 @@ def _run(spec: Any, out: Path | None, address: str | None, resume: bool, force: 
     echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
               f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall, "
               f"{result.compute_s:.1f} s computing ({rate:,.0f} points/s){resumed}")
-    shown = result.root if out is not None else result.root.parent
+    from runner.storage.rundir import is_kept_parent
+
+    kept = out is None and is_kept_parent(result.root.parent)
+    shown = result.root.parent if kept else result.root     # results/<name> reads the latest
     echo_err(f"migsim: results in {result.root}/results ({result.n_batches} "
              f"part{'s' if result.n_batches != 1 else ''}, {result.executor}); try: migsim "
              f"summary {shown} --by profile")
