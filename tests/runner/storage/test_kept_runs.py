@@ -132,3 +132,23 @@ def test_runs_lists_nothing_and_refuses_a_missing_directory(tmp_path: Path, run_
     assert res.returncode == 0 and "no migsim runs under results" in res.stdout
     gone = run_cli(["runs", "nowhere"], cwd=tmp_path)
     assert gone.returncode == 2 and "nowhere: does not exist" in gone.stderr
+
+
+def test_scenarios_are_kept_the_same_way(tmp_path: Path, run_cli) -> None:
+    from tests.conftest import REPO
+
+    spec = REPO / "sweeps" / "evacuate-vsphere.toml"
+    first = run_cli(["scenario", spec, "--no-progress"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    parent = tmp_path / "results" / "evacuate-vsphere"
+    [one] = rundir.kept_runs(parent)
+    assert (parent / "latest").resolve() == one.resolve()
+    again = run_cli(["scenario", spec, "--no-progress"], cwd=tmp_path)
+    assert again.returncode == 0 and "nothing to compute" in again.stderr, again.stderr
+    assert rundir.kept_runs(parent) == [one]
+    q = run_cli(["query", "results/evacuate-vsphere", "SELECT count(*) AS n FROM scenarios"],
+                cwd=tmp_path)
+    assert q.returncode == 0, q.stderr
+    plot = run_cli(["plot", "results/evacuate-vsphere", "timeline", "--out", tmp_path / "t.png"],
+                   cwd=tmp_path)
+    assert plot.returncode == 0 and (tmp_path / "t.png").stat().st_size > 0, plot.stderr
