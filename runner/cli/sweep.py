@@ -66,7 +66,7 @@ def sweep(
                           "(default: $RAY_ADDRESS; implies --executor ray).")] = None,
     executor: Annotated[Executor, typer.Option(
         "--executor", help="auto: in this process up to "
-                           "1,000,000 points, else an embedded Ray; local: in this process; ray: "
+                           "5,000,000 points, else an embedded Ray; local: in this process; ray: "
                            "on Ray.")] = Executor.auto,
     resume: ResumeOption = False,
     force: ForceOption = False,

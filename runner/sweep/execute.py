@@ -38,11 +38,12 @@ from runner.sweep.task import run_batch
 #: Executors of ``migsim sweep --executor``.
 EXECUTORS = ("auto", "local", "ray")
 #: ``auto`` runs sweeps of at most this many points in-process. Measured on this project's 2-core
-#: machine (bench/quickstart_wall.py): an embedded Ray costs 5-14 s to start and stop, and a warm
-#: in-process sweep computes and writes ~150-250 k points/s on one core; Ray's second core then
-#: only pays for itself above ~2 M points (local ~10 s vs. Ray start + half of it). Assumed to
-#: scale to machines with more cores only roughly (the start cost falls, the gain grows).
-AUTO_LOCAL_MAX_POINTS = 1_000_000
+#: machine with bench/quickstart_wall.py (shared, load ~7): an embedded Ray costs 5-18 s to start
+#: and stop, while a warm in-process sweep computes and writes ~500 k points/s (1 M points in
+#: 3.8 s, 3 M in 6.1 s, against 20.9 s and 26.8 s on the embedded Ray). Ray's second core pays for
+#: its start only when the local run would take more than about twice that start: ~5 M points.
+#: More cores move the break-even down (assumed roughly in proportion); ``--executor ray`` forces it.
+AUTO_LOCAL_MAX_POINTS = 5_000_000
 
 
 def choose_executor(executor: str, n_points: int, address: str | None) -> str:
