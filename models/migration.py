@@ -21,7 +21,7 @@ really gets. Python only turns names into codes before and codes into strings af
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -79,7 +79,7 @@ _POLICY_FIELDS = (
     "remedy", "sdps_shrink", "sdps_target", "ac_initial_pct", "ac_increment_pct", "ac_max_pct",
     "ac_trigger_ratio", "ac_period_s", "max_switchover_s", "adaptive_rate", "rate_initial_bps",
     "rate_increment_bps", "rate_max_bps", "skip_redirtied", "refuses_cross_subnet",
-    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover")
+    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover", "vcpu_state_bytes")
 (P_SETUP_S, P_STOP_S, P_RESUME_S, P_TRACE_S_PER_GIB, P_TRACE_SLOWDOWN_PCT, P_DEVICE_STATE_BYTES,
     P_PAGE_HEADER_BYTES, P_ZERO_PAGE_BYTES, P_SCAN_BPS, P_MAX_BANDWIDTH_BPS,
     P_CAP_LIFTED_IN_SWITCHOVER, P_RATE_WINDOW_S, P_CHECK_INTERVAL_S, P_TCP_WINDOW_BYTES, P_MAX_NICS,
@@ -88,9 +88,10 @@ _POLICY_FIELDS = (
     P_REMEDY, P_SDPS_SHRINK, P_SDPS_TARGET, P_AC_INITIAL_PCT, P_AC_INCREMENT_PCT, P_AC_MAX_PCT,
     P_AC_TRIGGER_RATIO, P_AC_PERIOD_S, P_MAX_SWITCHOVER_S, P_ADAPTIVE_RATE, P_RATE_INITIAL_BPS,
     P_RATE_INCREMENT_BPS, P_RATE_MAX_BPS, P_SKIP_REDIRTIED, P_REFUSES_CROSS_SUBNET,
-    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS, P_GOAL_COVERS_SWITCHOVER) = range(len(_POLICY_FIELDS))
+    P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS, P_GOAL_COVERS_SWITCHOVER,
+    P_VCPU_STATE_BYTES) = range(len(_POLICY_FIELDS))
 assert _POLICY_FIELDS[P_STORAGE_MAX_ROUNDS] == "storage_max_rounds"
-QEMU = list(PROFILES).index("qemu")
+P_HAS_AUTO_CONVERGE = len(_POLICY_FIELDS)   # derived column: the profile is QEMU or based on it
 assert INPUT_BY_COLUMN["profile"].choices == tuple(PROFILES)   # choice codes index the profiles
 
 # --- the transport table TR: (profile, transport name) -> fields
@@ -313,13 +314,17 @@ def _constant_rows(inp: Inputs) -> np.ndarray:
     return np.array([inp.n == 1 or inp.columns[f.column].strides == (0,) for f in INPUTS])
 
 
-def _fill_inputs(X: np.ndarray, inp: Inputs, start: int, rows: Any) -> None:
+def _fill_inputs(X: np.ndarray, inp: Inputs, start: int, rows: Any,
+                 profiles: tuple[str, ...] = tuple(PROFILES)) -> None:
     """Rows ``rows`` of the input matrix X (inputs, m) from points start.. of ``inp``: numbers as
-    they are, choices as codes (-1: invalid), bools as 0/1."""
+    they are, choices as codes (-1: invalid; profiles index ``profiles``), bools as 0/1."""
     for j in rows:
         f = INPUTS[j]
         v = inp.columns[f.column][start:start + X.shape[1]]
-        X[j] = _codes(v, f.choices) if f.kind == "choice" else v
+        if f.kind == "choice":
+            X[j] = _codes(v, profiles if j == X_PROFILE else f.choices)
+        else:
+            X[j] = v
 
 
 def _domain_codes(X: np.ndarray, constant: np.ndarray) -> np.ndarray:
@@ -329,8 +334,11 @@ def _domain_codes(X: np.ndarray, constant: np.ndarray) -> np.ndarray:
     return out
 
 
-def _policies(overrides: Mapping[str, Mapping[str, Any]] | None) -> list[Policy]:
-    """Every profile with its overrides (checked: known profiles, mappings of policy fields)."""
+def _policies(overrides: Mapping[str, Mapping[str, Any]] | None,
+              profiles: Mapping[str, Policy] | None = None) -> list[Policy]:
+    """Every profile with its overrides (checked: known profiles, mappings of policy fields),
+    then the custom ``profiles`` (name -> :class:`Policy`, e.g. from a profile file)."""
+    extra = _custom(profiles)
     overrides = {} if overrides is None else overrides
     if not isinstance(overrides, Mapping):
         raise ParameterError("overrides", overrides, "a mapping of profile name to policy fields")
@@ -339,13 +347,35 @@ def _policies(overrides: Mapping[str, Mapping[str, Any]] | None) -> list[Policy]
             raise ParameterError("overrides", name, "a profile: " + ", ".join(PROFILES))
         if not isinstance(fields, Mapping):
             raise ParameterError(f"overrides.{name}", fields, "a mapping of policy field to value")
-    return [get_profile(name, **dict(overrides.get(name, {}))) for name in PROFILES]
+    return [get_profile(name, **dict(overrides.get(name, {}))) for name in PROFILES] + extra
+
+
+def _custom(profiles: Mapping[str, Policy] | None) -> list[Policy]:
+    """The custom profiles as a list, checked: Policy records under new names."""
+    if not profiles:
+        return []
+    if not isinstance(profiles, Mapping):
+        raise ParameterError("profiles", profiles, "a mapping of profile name to Policy")
+    out = []
+    for name, pol in profiles.items():
+        if not isinstance(pol, Policy) or not isinstance(name, str):
+            raise ParameterError(f"profiles.{name}", Shown(type(pol).__name__), "a models.Policy")
+        if name in PROFILES:
+            raise ParameterError("profiles", name, "a name that is not a shipped profile ("
+                                 + ", ".join(PROFILES) + ")")
+        out.append(pol if pol.name == name else replace(pol, name=name))
+    return out
+
+
+def _profile_names(pols: list[Policy]) -> tuple[str, ...]:
+    """The profile names the input column may hold, in code order."""
+    return tuple(p.name for p in pols)
 
 
 def _tables(pols: list[Policy]) -> tuple[np.ndarray, np.ndarray]:
     """The policy table POL (profiles, fields) and the transport table TR (profiles, names, 6)."""
     POL = np.array([[float(REMEDIES.index(p.remedy)) if k == "remedy" else float(getattr(p, k))
-                     for k in _POLICY_FIELDS] for p in pols])
+                     for k in _POLICY_FIELDS] + [float(p.lineage == "qemu")] for p in pols])
     TR = np.zeros((len(pols), len(_TRANSPORT_NAMES), 6))
     for a, p in enumerate(pols):
         for b, name in enumerate(_TRANSPORT_NAMES):
@@ -451,8 +481,9 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
                                      POL[p, P_MAX_BANDWIDTH_BPS] if known else math.nan)
     E[e, E_DOWNTIME_LIMIT_MS] = _default(X[X_DOWNTIME_LIMIT, i],
                                          POL[p, P_DOWNTIME_LIMIT_MS] if known else math.nan)
-    E[e, E_DEVICE_STATE] = _default(X[X_DEVICE_STATE, i],
-                                    POL[p, P_DEVICE_STATE_BYTES] if known else math.nan)
+    # device state: the profile's devices and each vCPU's registers, unless given
+    devices = POL[p, P_DEVICE_STATE_BYTES] + X[X_VCPUS, i] * POL[p, P_VCPU_STATE_BYTES]
+    E[e, E_DEVICE_STATE] = _default(X[X_DEVICE_STATE, i], devices if known else math.nan)
     moves_disk = st >= 1.0
     # a storage-only move (mirror, iterative) stays on its host: no migration network to refuse
     network = not (st == STORAGE_MIRROR or st == STORAGE_ITERATIVE)
@@ -479,7 +510,7 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
         rej = REJ_NICS
     elif network and X[X_SAME_SUBNET, i] == 0.0 and POL[p, P_REFUSES_CROSS_SUBNET] == 1.0:
         rej = REJ_SUBNET
-    elif X[X_AUTO_CONVERGE, i] != 0.0 and p != QEMU:
+    elif X[X_AUTO_CONVERGE, i] != 0.0 and POL[p, P_HAS_AUTO_CONVERGE] == 0.0:
         rej = REJ_AUTO_CONVERGE
     E[e, E_REJECT] = rej
     if rej != 0:
@@ -739,7 +770,7 @@ def _outputs(F: np.ndarray, B: np.ndarray, I: np.ndarray, pols: list[Policy],  #
 # ----------------------------------------------------------------------------- array API
 
 def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None,
-             detail: bool = False) -> dict[str, Any]:
+             detail: bool = False, profiles: Mapping[str, Policy] | None = None) -> dict[str, Any]:
     """Simulate N live migrations.
 
     Parameters
@@ -751,6 +782,10 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         Profile name to policy-field overrides (``{"hyperv-2012": {"max_rounds": 20}}``).
     detail : bool
         Also return ``"rounds"``: per point, the list of :class:`models.precopy.Detail` passes.
+    profiles : mapping, optional
+        Custom profiles: name to :class:`~models.policy.Policy` (``get_profile(base, **fields)``,
+        or a profile file read by ``runner.profiles``); the ``profile`` column may then hold these
+        names besides the shipped ones.
 
     Returns
     -------
@@ -769,7 +804,7 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
         ``rejected`` rows.
     """
     if detail:
-        prep = prepare(columns, overrides)
+        prep = prepare(columns, overrides, profiles)
         st, details = precopy.run(prep.cfg, detail=True)
         out = assemble(prep, st)
         per_point: list[list[precopy.Detail]] = [[] for _ in range(prep.n)]
@@ -777,20 +812,21 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
             per_point[i] = details[j]
         out["rounds"] = per_point
         return out
-    pols = _policies(overrides)
+    pols = _policies(overrides, profiles)
+    names = _profile_names(pols)
     POL, TR = _tables(pols)
     inp = resolve_inputs(columns)
     n = inp.n
     F, B, I = _results(n)  # noqa: E741
     constant = _constant_rows(inp)
     X = _padded(len(INPUTS), min(n, CHUNK))
-    _fill_inputs(X, inp, 0, np.flatnonzero(constant))
+    _fill_inputs(X, inp, 0, np.flatnonzero(constant), names)
     varying = np.flatnonzero(~constant)
     scratch = (np.empty((BLOCK, N_CONFIG)), np.empty((BLOCK, N_STATE)),
                np.empty((BLOCK, N_PREPARED)), np.empty(N_PLAN))
     for s in range(0, n, CHUNK):
         Xs = X[:, :min(CHUNK, n - s)]
-        _fill_inputs(Xs, inp, s, varying)
+        _fill_inputs(Xs, inp, s, varying, names)
         _simulate_rows(Xs, _domain_codes(Xs, constant), POL, TR, F, B, I, s, *scratch)
     reject, pcode = I[I_REJECT], I[I_PCODE]
     return _outputs(F, B, I, pols, lambda rows: _reject_messages(
@@ -819,7 +855,7 @@ class Prepared:
     is_iterative: np.ndarray
     storage_forced: np.ndarray          # iterative storage copy hit its pass cap
     same_subnet: np.ndarray
-    pcode: np.ndarray                   # profile index into models.policy.PROFILES
+    pcode: np.ndarray                   # profile index into ``pols`` (PROFILES, then custom ones)
     reject: np.ndarray                  # rejection code (0: accepted)
     rates_wire_Bps: np.ndarray          # stream's idle-link wire rate
     precopy_Bps: np.ndarray             # stream's pre-copy rate (cap and mirror applied)
@@ -849,13 +885,13 @@ class Prepared:
     disk_wws_bytes: np.ndarray
 
 
-def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None
-            ) -> Prepared:
+def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any]] | None = None,
+            profiles: Mapping[str, Policy] | None = None) -> Prepared:
     """Resolve inputs, apply the profile's refusals, the link and the storage phase.
 
     Parameters
     ----------
-    columns, overrides
+    columns, overrides, profiles
         As for :func:`simulate`.
 
     Returns
@@ -863,13 +899,13 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     Prepared
     """
     inp = resolve_inputs(columns)
-    pols = _policies(overrides)
+    pols = _policies(overrides, profiles)
     POL, TR = _tables(pols)
     n = inp.n
     C = np.empty((n, N_CONFIG))
     E = np.empty((n, N_PREPARED))
     X = _padded(len(INPUTS), n)
-    _fill_inputs(X, inp, 0, range(len(INPUTS)))
+    _fill_inputs(X, inp, 0, range(len(INPUTS)), _profile_names(pols))
     _prepare_all(X, _domain_codes(X, _constant_rows(inp)), POL, TR, C, E)
     per_point = {k: (E[:, j] != 0.0 if k in _BOOL_PREPARED else E[:, j].copy())
                  for j, k in enumerate(_PREPARED_FIELDS)}
@@ -994,7 +1030,8 @@ def migrate(**inputs: Any) -> dict[str, Any]:
         Canonical input names (``models.fields.INPUTS``) with human values: numbers in the
         column's unit or strings with units (``"200MB/s"``, ``"300ms"``, ``300`` = 300 ms for
         ``downtime_limit``), the same rule as the CLI and sweep specs; ``overrides`` may map a
-        profile name to policy-field overrides.
+        profile name to policy-field overrides; ``profiles`` may map custom profile names to
+        :class:`~models.policy.Policy` records (``profile=`` may then name one of them).
 
     Returns
     -------
@@ -1008,8 +1045,14 @@ def migrate(**inputs: Any) -> dict[str, Any]:
         Naming the input, the value and what is allowed.
     """
     overrides = inputs.pop("overrides", None)
+    profiles = inputs.pop("profiles", None)
+    custom = inputs.get("profile") if profiles and inputs.get("profile") in profiles else None
+    if custom is not None:
+        inputs.pop("profile")
     cols = parse_inputs(inputs)
-    out = simulate(cols, overrides=overrides, detail=True)
+    if custom is not None:
+        cols["profile"] = custom
+    out = simulate(cols, overrides=overrides, detail=True, profiles=profiles)
     row = result_row(cols, out)
     row["rounds"] = out["rounds"][0]
     return row

@@ -87,7 +87,8 @@ class Policy:
     resume_s: float                # resume on the destination (inside the downtime)
     trace_s_per_gib: float         # guest trace phase: seconds per GiB of memory
     trace_slowdown_pct: float      # guest slowdown while traces are being installed
-    device_state_bytes: float      # default serialized device state
+    device_state_bytes: float      # default serialized device state, vCPUs aside
+    vcpu_state_bytes: float        # serialized state of one vCPU (added per vCPU to the default)
     # --- wire format
     page_header_bytes: float       # per normal page
     zero_page_bytes: float         # a zero page is sent as a header only
@@ -135,6 +136,13 @@ class Policy:
     goal_covers_switchover: bool = False  # the downtime goal bounds the whole switch-over
     #: where each constant comes from: a publication, a measurement, "assumed: ...", or "override"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: the shipped profile a custom profile (a profile file) derives from; "" for a shipped one
+    base: str = ""
+
+    @property
+    def lineage(self) -> str:
+        """The shipped profile whose mechanisms this one has (its own name, or its ``base``)."""
+        return self.base or self.name
 
     def source(self, key: str) -> str:
         """Where constant ``key`` comes from (``assumed`` when the profile names no source; a
@@ -157,6 +165,11 @@ class Policy:
 _TCP = Transport()
 
 
+#: where the per-vCPU state size comes from (vSphere, Hyper-V and QEMU on x86)
+VCPU_STATE_SOURCE = ("assumed: x86 vCPU registers, MSRs, the XSAVE area (2.7 KB with AVX-512) and the "
+                     "local APIC, about 8 KiB")
+
+
 def _profile(**fields: object) -> Policy:
     """A :class:`Policy` from fields given as ``value`` or ``(value, source)``: the sources are
     kept as data beside the values (``Policy.sources``; ``migsim profiles NAME`` prints them)."""
@@ -177,6 +190,7 @@ VSPHERE_51 = _profile(
     trace_s_per_gib=(0.05, "assumed: trace install is a brief dip growing with memory"),
     trace_slowdown_pct=(10.0, "assumed"),
     device_state_bytes=(8e6, "\"usually under 8 MB\" (docs/references.md)"),
+    vcpu_state_bytes=(8192.0, VCPU_STATE_SOURCE),
     page_header_bytes=(8.0, "assumed equal to QEMU's per-page header"),
     zero_page_bytes=9.0,
     scan_Bps=(26e9, "as measured for QEMU (tests/data/qemu-train.csv, zero-page runs)"),
@@ -228,6 +242,7 @@ HYPERV_2012 = _profile(
     trace_s_per_gib=0.0,
     trace_slowdown_pct=0.0,
     device_state_bytes=(8e6, "assumed like vSphere"),
+    vcpu_state_bytes=(8192.0, VCPU_STATE_SOURCE),
     page_header_bytes=8.0,
     zero_page_bytes=9.0,
     scan_Bps=26e9,
@@ -275,7 +290,8 @@ QEMU = _profile(
     resume_s=(0.001, "tests/data/qemu-train.csv: downtime_ms of the bulk runs 0-4 ms"),
     trace_s_per_gib=(0.0, "dirty logging starts inside setup"),
     trace_slowdown_pct=0.0,
-    device_state_bytes=(0.5e6, "assumed: CPU + a few emulated devices"),
+    device_state_bytes=(0.5e6, "assumed: a few emulated devices"),
+    vcpu_state_bytes=(8192.0, VCPU_STATE_SOURCE),
     page_header_bytes=(8.0, "tests/data/qemu-train.csv: 4104 wire bytes per normal page"),
     zero_page_bytes=(9.0, "tests/data/qemu-train.csv: 9 wire bytes per zero page"),
     scan_Bps=(26e9, "tests/data/qemu-train.csv: 1 GiB of zero pages scanned in ~41 ms"),
@@ -321,6 +337,7 @@ XEN_CLARK2005 = _profile(
     trace_s_per_gib=(0.0, "shadow page tables enabled inside the first round"),
     trace_slowdown_pct=0.0,
     device_state_bytes=(0.2e6, "assumed: small paravirtual device state"),
+    vcpu_state_bytes=(4096.0, "assumed: a PV/HVM vCPU context (registers, FPU/XSAVE) in about a page"),
     page_header_bytes=(8.0, "one 8-byte PFN entry per page in each batch"),
     zero_page_bytes=(4104.0, "assumed: Clark 2005 describes no zero-page elision"),
     scan_Bps=26e9,
@@ -366,6 +383,7 @@ XEN = _profile(
     trace_s_per_gib=(0.0, "log-dirty mode is enabled inside the first iteration"),
     trace_slowdown_pct=0.0,
     device_state_bytes=(0.2e6, "assumed: small paravirtual device state"),
+    vcpu_state_bytes=(4096.0, "assumed: a PV/HVM vCPU context (registers, FPU/XSAVE) in about a page"),
     page_header_bytes=(8.0, "one 8-byte PFN entry per page in each PAGE_DATA record"),
     zero_page_bytes=(4104.0, "assumed: the stream sends populated pages whole"),
     scan_Bps=26e9,
@@ -456,7 +474,8 @@ def get_profile(name: str, **overrides: float) -> Policy:
     policy = PROFILES[name]
     if not overrides:
         return policy
-    pol_fields = set(Policy.__dataclass_fields__) - {"name", "transports", "limits", "sources"}
+    pol_fields = set(Policy.__dataclass_fields__) - {"name", "transports", "limits", "sources",
+                                                     "base"}
     lim_fields = set(Limits.__dataclass_fields__)
     pol_over = {k: v for k, v in overrides.items() if k in pol_fields}
     lim_over = {k: v for k, v in overrides.items() if k in lim_fields}

@@ -587,8 +587,8 @@ def _finish_row(C, S, i, pl, duration):
     S[i, S_PENDING_HOT] = pending_h
     S[i, S_T] = t
     S[i, S_MEM_BYTES] = mem
+    S[i, S_MAX_THETA] = max(S[i, S_MAX_THETA], S[i, S_THETA])   # the throttle this pass ran at
     S[i, S_THETA] = theta
-    S[i, S_MAX_THETA] = max(S[i, S_MAX_THETA], theta)
     S[i, S_AC_CNT] = cnt
     S[i, S_AC_T] = ac_t
     S[i, S_AC_DIRTY] = ac_dirty
@@ -906,7 +906,7 @@ class Detail:
     pages_sent: float
     wire_bytes: float
     pending_after: float
-    throttle_pct: float
+    throttle_pct: float            # vCPU throttle while the pass ran (a remedy acts from the next)
 
 
 def run(cfg: Config, detail: bool = False) -> tuple[State, list[list[Detail]]]:
@@ -938,7 +938,7 @@ def run(cfg: Config, detail: bool = False) -> tuple[State, list[list[Detail]]]:
             details[i].append(Detail(int(st.seg[i]), float(st.t[i]), float(dur[i]),
                                      float(pl.rate_Bps[i]), float(pl.sent[i]),
                                      float(pl.wire_bytes[i]), float(new.pending[i]),
-                                     float(new.theta[i] * 100)))
+                                     float(st.theta[i] * 100)))
         keep = st.status != RUNNING
         st = State(**{f.name: np.where(keep, getattr(st, f.name), getattr(new, f.name))
                       for f in fields(State)})

@@ -25,9 +25,20 @@ in-process (:class:`LocalBackend`) and Ray actors (``runner.scenario.actors``: o
 NIC books, a pool of actors running the pre-copy streams); the backend only decides *where* a
 ledger or a stream's state lives, never *what* is computed.
 
-Left out: CPU contention on the hosts, datastore throughput shared between storage migrations
-(a storage-only migration copies at its own rate), memory and CPU capacity of destinations,
-QEMU's 100 ms rate-limiter windows (smoothed: a stream's rate is its share), mirrored disk writes
+Topology (``models.topology``, issue 14): with racks, a spine, WAN links or datastore throughput, a
+stream crosses every link of its path (NIC egress, rack uplink, spine or WAN, rack downlink, NIC
+ingress; a disk copy also its datastores, a Storage vMotion only its datastores) and the max-min
+allocation runs over all of them; background traffic is one more flow per link capped at its rate
+(or, under NIOC, taken off the NIC's capacity for the migration class in the ratio of the shares).
+Links beyond the host NICs are booked in the engine (``Result.links``), so both executions report
+them identically. Placement checks destination memory and vCPU capacity statically
+(``models.placement``): a move it refuses is ``rejected`` at its request, with the reason. Stages of
+a plan (evacuations, maintenance holds, returns) give each host's interval (``HOST_PLAN_COLUMNS``).
+A spec without topology keeps the two-link paths and gives the same rows, bit for bit.
+
+Left out: CPU contention on the hosts (vCPUs are a placement limit only), datastore throughput for
+datastores that declare none (their storage-only copies run at their own rate), QEMU's 100 ms
+rate-limiter windows (smoothed: a stream's rate is its share), mirrored disk writes
 beyond the idle-path amount (a slowed storage phase mirrors as much as an unslowed one; the writes
 mirrored during pre-copy reduce the stream's own cap and are not booked on the NICs). One VM alone
 gives exactly the single-migration model's row (QEMU: within its rate-window smoothing).
@@ -47,9 +58,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from models import admission, migration, precopy, sharing
+from models import admission, migration, precopy, sharing, topology
 from models.fields import INPUTS, OUTPUTS, RESOLVED
 from models.placement import VM, Host, Move, Stage
+from models.topology import Network
 from models.policy import Policy, get_profile
 from models.sharing import NicBook
 from models.switchover import Switchover
@@ -101,6 +113,20 @@ SUMMARY_COLUMNS: dict[str, tuple[Any, str]] = {
     "forced": (np.dtype(np.int64), "completed moves with a forced switch-over"),
     "throttled": (np.dtype(np.int64), "moves whose guest was throttled (SDPS, auto-converge)"),
     "events": (np.dtype(np.int64), "instants the engine processed"),
+    "maintenance_window_s": (np.dtype(np.float64),
+                             "first evacuation requested to last stage over (null: no evacuation)"),
+    "peak_link_utilisation": (np.dtype(np.float64), "largest migration load / capacity of a rack "
+                              "uplink, spine, WAN link or datastore (null: none declared)"),
+    "busiest_link": (np.dtype(object), "the link of peak_link_utilisation (null: none)"),
+}
+
+#: Per-host maintenance columns (null for a host no stage of the plan evacuates).
+HOST_PLAN_COLUMNS: dict[str, tuple[Any, str]] = {
+    "evacuation_start_s": (np.dtype(np.float64), "its evacuation was requested"),
+    "evacuated_s": (np.dtype(np.float64), "its last VM left (or was refused)"),
+    "maintenance_end_s": (np.dtype(np.float64), "its maintenance hold ended"),
+    "plan_done_s": (np.dtype(np.float64), "its VMs returned / were rebalanced (maintenance over)"),
+    "refused_moves": (np.dtype(np.int64), "VMs placement found no room for"),
 }
 
 
@@ -123,6 +149,8 @@ class Scenario:
         Policy and limits fields of the profile (``models.policy.get_profile``).
     max_concurrent : float
         Scenario-wide cap on concurrent moves (``inf``: none).
+    network : models.topology.Network or None
+        Racks, spine, WAN, datastore throughput, NIOC (``None``: the flat network).
     """
 
     name: str
@@ -133,6 +161,7 @@ class Scenario:
     stages: tuple[Stage, ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
     max_concurrent: float = math.inf
+    network: Network | None = None
 
     def policy(self) -> Policy:
         """The profile with the overrides applied."""
@@ -151,12 +180,21 @@ class Result:
     summary : dict
         ``SUMMARY_COLUMNS`` -> value.
     host_stats : list of dict
-        Per host: its ledger's peaks and longest queue, bytes sent and received.
+        Per host: its ledger's peaks and longest queue, bytes sent and received, and the plan
+        intervals (``HOST_PLAN_COLUMNS``).
+    links : list of dict
+        Per link beyond the host NICs: ``link``, ``capacity_Bps``, ``bytes``, ``peak_Bps``.
+    trace : dict or None
+        With ``Engine(trace=True)``: ``t_s``, ``running``, ``queued`` per instant and
+        ``link_t_s``/``link_load_Bps`` (every link, at each load change), ``link_names``,
+        ``link_capacity_Bps``.
     """
 
     rows: dict[str, np.ndarray]
     summary: dict[str, Any]
     host_stats: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    trace: dict[str, Any] | None = None
 
 
 # ====================================================================== streams
@@ -184,18 +222,29 @@ class StepResult:
     final: precopy.State | None
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """Field names of a dataclass (``dataclasses.fields`` is slow in the event loop)."""
+    got = _NAMES.get(cls)
+    if got is None:
+        got = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return got
+
+
 def _concat_state(parts: Sequence[precopy.State]) -> precopy.State:
-    return precopy.State(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                            for f in fields(precopy.State)})
+    return precopy.State(**{n: np.concatenate([getattr(p, n) for p in parts])
+                            for n in _names(precopy.State)})
 
 
 def _rows(obj: Any, idx: np.ndarray) -> Any:
-    return type(obj)(**{f.name: getattr(obj, f.name)[idx] for f in fields(obj)})
+    return type(obj)(**{n: getattr(obj, n)[idx] for n in _names(type(obj))})
 
 
 def _put(dst: dict[str, np.ndarray], idx: np.ndarray, src: Any) -> None:
-    for f in fields(src):
-        dst[f.name][idx] = getattr(src, f.name)
+    for n in _names(type(src)):
+        dst[n][idx] = getattr(src, n)
 
 
 class StreamSet:
@@ -497,10 +546,11 @@ class Engine:
     """
 
     def __init__(self, scn: Scenario, backend: Backend | None = None,
-                 on_progress: Callable[[int], None] | None = None) -> None:
+                 on_progress: Callable[[int], None] | None = None, trace: bool = False) -> None:
         self.scn = scn
         self.backend = backend if backend is not None else LocalBackend()
         self.on_progress = on_progress
+        self.trace = trace
 
     # ------------------------------------------------------------------ setup
     def _prepare(self) -> None:
@@ -513,6 +563,9 @@ class Engine:
         self.src = np.array([host_idx[m.source] for m in scn.moves], dtype=np.int64)
         self.dst = np.array([host_idx[m.destination] for m in scn.moves], dtype=np.int64)
         cols = move_inputs(scn)
+        self.links = links = topology.build(scn.hosts, scn.moves, scn.network)
+        if links.rtt_s.any():                                   # WAN round trips
+            cols["rtt_ms"] = cols["rtt_ms"] + links.rtt_s * 1e3
         self.inputs = cols
         over = {scn.profile: dict(scn.overrides)} if scn.overrides else None
         self.prep = prep = migration.prepare(cols, over)
@@ -520,13 +573,17 @@ class Engine:
         self.row_of[prep.idx] = np.arange(prep.idx.size)
         eff = _efficiency(prep, pol)
         self.line = 1.0 / np.where(eff > 0, eff, 1.0)           # line bytes per payload byte
-        cap = np.empty(2 * len(scn.hosts))                      # egress 2h, ingress 2h + 1
-        for i, h in enumerate(scn.hosts):
-            cap[2 * i] = cap[2 * i + 1] = h.nics * h.link_bps / 8.0
-        self.nic_cap = cap
+        self.line[links.storage_only_shared] = 1.0              # disk bytes: no wire overhead
+        # links: egress 2h, ingress 2h + 1, then uplinks, spines, WAN, datastores (topology)
+        self.nic_cap = links.capacity_Bps
+        self.n_host_links = 2 * len(scn.hosts)
+        self.flat = scn.network is None or scn.network.flat
+        self.path_net, self.path_disk = links.net, links.disk
+        self.bg_links = np.flatnonzero(links.background_Bps > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             self.storage_cap = np.where(prep.storage_s > 0, (prep.storage_bytes + prep.mirror_bytes)
                                         / np.where(prep.storage_s > 0, prep.storage_s, 1.0), np.inf)
+            self.disk_cap = self.storage_cap.copy()             # a Storage vMotion's own rate
         self.storage_cap = np.minimum(self.storage_cap, prep.rates_wire_Bps)
         self.mem_cap_Bps = prep.mem_cap_pps * prep.wire_page
         self.sw_cap = np.minimum(prep.switchover_Bps.astype(np.float64), np.inf)
@@ -535,15 +592,19 @@ class Engine:
         hl = [admission.HostLimits(h.name, h.link_bps, h.datastores) for h in scn.hosts]
         self.capacity = admission.resources(hl, pol.limits, scn.max_concurrent)
         home: dict[admission.Key, int] = {}
+        ds_home: dict[str, int] = {}
         for i, h in enumerate(scn.hosts):
-            for k in self.capacity:
-                if k[0] == admission.DATASTORE:
-                    if k[1] in h.datastores:
-                        home.setdefault(k, i)
-                elif k[0] == admission.CLUSTER:
-                    home.setdefault(k, 0)
-                elif k[1] == h.name:
-                    home[k] = i
+            for d in h.datastores:
+                ds_home.setdefault(d, i)
+        for k in self.capacity:
+            if k[0] == admission.DATASTORE:
+                if k[1] in ds_home:
+                    home[k] = ds_home[k[1]]
+            elif k[0] == admission.CLUSTER:
+                if scn.hosts:
+                    home[k] = 0
+            elif k[1] in host_idx:
+                home[k] = host_idx[k[1]]
         self.home = home
         ledgers: list[dict[admission.Key, float]] = [{} for _ in scn.hosts]
         for k, c in self.capacity.items():
@@ -587,6 +648,14 @@ class Engine:
         self.events = 0
         self.n_done = 0
         self.nic_last = np.zeros(self.nic_cap.shape[0])
+        n_extra = self.nic_cap.shape[0] - self.n_host_links
+        self.lt = 0.0                                           # books of the non-host links
+        self.lrate = np.zeros(n_extra)
+        self.lbytes = np.zeros(n_extra)
+        self.lpeak = np.zeros(n_extra)
+        self.tr: dict[str, list[Any]] | None = (
+            {"t_s": [], "running": [], "queued": [], "link_t_s": [], "link_load_Bps": []}
+            if self.trace else None)
         self._signature: Any = None
         # dependencies: the VM's previous move; the stage opening
         self.prev = np.full(M, -1, dtype=np.int64)
@@ -646,6 +715,10 @@ class Engine:
             self._advance(t_next)
             before = self.n_done
             self._instant()
+            if self.tr is not None:
+                self.tr["t_s"].append(self.t)
+                self.tr["running"].append(self.running)
+                self.tr["queued"].append(self.admission.queued())
             if self.on_progress is not None and self.n_done > before:
                 self.on_progress(self.n_done - before)
         if self.n_done != self.M:
@@ -769,6 +842,9 @@ class Engine:
             if prep.shared_nothing[i]:
                 self._flow(i, STORAGE, float(prep.storage_bytes[i] + prep.mirror_bytes[i]),
                            float(self.storage_cap[i]))
+            elif prep.moves_disk[i] and self.links.storage_only_shared[i]:
+                self._flow(i, STORAGE, float(prep.storage_bytes[i] + prep.mirror_bytes[i]),
+                           float(self.disk_cap[i]))
             elif prep.moves_disk[i]:
                 self._begin(i, STORAGE)
             else:
@@ -893,7 +969,9 @@ class Engine:
         for i in requests:
             self.request_s[i] = self.t
             p = self.prev[i]
-            if p >= 0 and self._row_status(int(p)) != "completed":
+            if self.scn.moves[i].refused:
+                why = self.scn.moves[i].refused
+            elif p >= 0 and self._row_status(int(p)) != "completed":
                 m = self.scn.moves[p]
                 why = f"not run: the VM's earlier move {m.source} -> {m.destination} did not complete"
             elif not self.prep.ok[i]:
@@ -935,13 +1013,22 @@ class Engine:
             a = np.array(ids, dtype=np.int64)
             cap = self.nic_cap.copy()
             for i, r in sorted(self.reserved.items()):
-                cap[2 * self.src[i]] -= r * self.line[i]
-                cap[2 * self.dst[i] + 1] -= r * self.line[i]
+                for lk in self.path_net[i].tolist():
+                    if lk >= 0:
+                        cap[lk] -= r * self.line[i]
             cap = np.maximum(cap, 0.0)
-            ends = np.stack([2 * self.src[a], 2 * self.dst[a] + 1], axis=1)
+            ends = self._ends(a)
             caps = np.concatenate([self.fcap[flows], self.sw_cap[sorted(self.entering)]])
             line = self.line[a]
-            self.rate[a] = sharing.max_min(cap, ends, caps * line) / line
+            if self.bg_links.size:                  # background traffic: one capped flow a link
+                bends = np.full((self.bg_links.size, ends.shape[1]), -1, dtype=np.int64)
+                bends[:, 0] = self.bg_links
+                r = sharing.max_min(cap, np.concatenate([ends, bends]),
+                                    np.concatenate([caps * line,
+                                                    self.links.background_Bps[self.bg_links]]))
+                self.rate[a] = r[:a.size] / line
+            else:
+                self.rate[a] = sharing.max_min(cap, ends, caps * line) / line
         if self.entering:
             ent = np.array(sorted(self.entering), dtype=np.int64)
             rates = self.rate[ent]
@@ -963,20 +1050,46 @@ class Engine:
         self._book_nics()
         return failed
 
+    def _ends(self, a: np.ndarray) -> np.ndarray:
+        """Links of the streams ``a``: the disk path while copying a disk, else the network's."""
+        if self.flat:
+            return np.stack([2 * self.src[a], 2 * self.dst[a] + 1], axis=1)
+        disk = self.phase[a] == STORAGE
+        return np.where(disk[:, None], self.path_disk[a], self.path_net[a])
+
     def _book_nics(self) -> None:
         load = np.zeros(self.nic_cap.shape[0])
         if self.flows:
             a = self._flow_ids()
             r = self.rate[a] * self.line[a]
-            np.add.at(load, 2 * self.src[a], r)
-            np.add.at(load, 2 * self.dst[a] + 1, r)
+            if self.flat:
+                np.add.at(load, 2 * self.src[a], r)
+                np.add.at(load, 2 * self.dst[a] + 1, r)
+            else:
+                ends = self._ends(a)
+                ok = ends >= 0
+                np.add.at(load, ends[ok], np.broadcast_to(r[:, None], ends.shape)[ok])
         for i, rr in sorted(self.reserved.items()):
-            load[2 * self.src[i]] += rr * self.line[i]
-            load[2 * self.dst[i] + 1] += rr * self.line[i]
+            for lk in self.path_net[i].tolist():
+                if lk >= 0:
+                    load[lk] += rr * self.line[i]
         changed = np.flatnonzero(load != self.nic_last)
         if changed.size:
             self.nic_last = load
-            self.backend.nic_rates(self.t, dict(zip(changed.tolist(), load[changed].tolist())))
+            nh = self.n_host_links
+            host = changed[changed < nh]
+            if host.size:
+                self.backend.nic_rates(self.t, dict(zip(host.tolist(), load[host].tolist())))
+            if changed[-1] >= nh:
+                dt = self.t - self.lt
+                if dt > 0:
+                    self.lbytes += self.lrate * dt
+                self.lt = self.t
+                self.lrate = load[nh:].copy()
+                self.lpeak = np.maximum(self.lpeak, self.lrate)
+            if self.tr is not None:
+                self.tr["link_t_s"].append(self.t)
+                self.tr["link_load_Bps"].append(load.copy())
 
     # ------------------------------------------------------------------ result
     def _result(self) -> Result:
@@ -1043,11 +1156,79 @@ class Engine:
             "throttled": int((out["max_throttle_pct"] > 0).sum()),
             "events": int(self.events),
         }
-        return Result(rows, summary, self.backend.host_stats(self.t))
+        summary.update(self._plan_summary())
+        links = self._link_stats()
+        util = [(x["peak_Bps"] / x["capacity_Bps"], x["link"]) for x in links
+                if x["capacity_Bps"] > 0 and math.isfinite(x["capacity_Bps"])]
+        best = max(util, key=lambda u: u[0], default=(math.nan, None))
+        summary["peak_link_utilisation"] = float(best[0])
+        summary["busiest_link"] = best[1]
+        hosts = self.backend.host_stats(self.t)
+        plan = self._host_plan()
+        for hs, extra in zip(hosts, plan):
+            hs.update(extra)
+        trace = None
+        if self.tr is not None:
+            trace = {"t_s": np.array(self.tr["t_s"]), "running": np.array(self.tr["running"]),
+                     "queued": np.array(self.tr["queued"]),
+                     "link_t_s": np.array(self.tr["link_t_s"]),
+                     "link_load_Bps": (np.array(self.tr["link_load_Bps"])
+                                       if self.tr["link_load_Bps"]
+                                       else np.zeros((0, self.nic_cap.shape[0]))),
+                     "link_names": list(self.links.names),
+                     "link_capacity_Bps": self.nic_cap.copy()}
+        return Result(rows, summary, hosts, links, trace)
+
+    def _plan_summary(self) -> dict[str, float]:
+        opens = [t for t in self.stage_open if not math.isnan(t)]
+        ends = [t for t in self.stage_end if not math.isnan(t)]
+        if not opens or not ends:
+            return {"maintenance_window_s": math.nan}
+        return {"maintenance_window_s": float(max(ends) - min(opens))}
+
+    def _host_plan(self) -> list[dict[str, Any]]:
+        """Each host's evacuation / maintenance interval (NaN where no stage evacuates it)."""
+        idx = {h.name: i for i, h in enumerate(self.scn.hosts)}
+        out = [{"evacuation_start_s": math.nan, "evacuated_s": math.nan,
+                "maintenance_end_s": math.nan, "plan_done_s": math.nan, "refused_moves": 0}
+               for _ in self.scn.hosts]
+        follow: dict[int, int] = {}
+        for k, stg in enumerate(self.stages):
+            if getattr(stg, "role", "evacuate") != "evacuate" and stg.after >= 0:
+                follow[stg.after] = k
+        for k, stg in enumerate(self.stages):
+            if getattr(stg, "role", "evacuate") != "evacuate":
+                continue
+            members = stg.members() if hasattr(stg, "members") else (stg.host,)
+            refused = {}
+            for i in self.stage_moves[k]:
+                m = self.scn.moves[i]
+                if m.refused:
+                    refused[m.source] = refused.get(m.source, 0) + 1
+            for h in members:
+                o = out[idx[h]]
+                o["evacuation_start_s"] = self.stage_open[k]
+                o["evacuated_s"] = self.stage_end[k]
+                o["refused_moves"] = refused.get(h, 0)
+                if k in follow:
+                    o["maintenance_end_s"] = self.stage_open[follow[k]]
+                    o["plan_done_s"] = self.stage_end[follow[k]]
+                else:
+                    o["plan_done_s"] = self.stage_end[k]
+        return out
+
+    def _link_stats(self) -> list[dict[str, Any]]:
+        """Books of the links beyond the host NICs (uplinks, spines, WAN, datastores)."""
+        nh = self.n_host_links
+        dt = self.t - self.lt
+        total = self.lbytes + self.lrate * dt if dt > 0 else self.lbytes
+        return [{"link": self.links.names[nh + j], "capacity_Bps": float(self.nic_cap[nh + j]),
+                 "bytes": float(total[j]), "peak_Bps": float(self.lpeak[j])}
+                for j in range(total.size)]
 
 
 def run(scn: Scenario, backend: Backend | None = None,
-        on_progress: Callable[[int], None] | None = None) -> Result:
+        on_progress: Callable[[int], None] | None = None, trace: bool = False) -> Result:
     """Run a scenario.
 
     Parameters
@@ -1057,9 +1238,11 @@ def run(scn: Scenario, backend: Backend | None = None,
         Default: everything in this process (:class:`LocalBackend`).
     on_progress : callable, optional
         Called with the number of moves that ended, as they end.
+    trace : bool
+        Record the time series of :attr:`Result.trace` (plots).
 
     Returns
     -------
     Result
     """
-    return Engine(scn, backend, on_progress).run(scn.stages)
+    return Engine(scn, backend, on_progress, trace).run(scn.stages)

@@ -14,9 +14,12 @@ same. ``k`` equal uncapped streams on one link of capacity ``B`` each get exactl
 :class:`NicBook` integrates the load of one host's NICs over time (bytes sent and received, peak
 load) from the rates the engine sets at each event.
 
+The links are whatever the caller passes: the host NICs of a flat scenario, plus rack uplinks,
+spines, WAN links and datastores with a topology (``models.topology``); a stream's row of ``ends``
+lists every link of its path.
+
 Left out: TCP dynamics (slow start, loss, RTT unfairness — long-lived TCP flows approach max-min
-fairness, which is the usual fluid idealisation), switch fabric and core-link contention (only the
-host NICs are bottlenecks), per-NIC bin-packing of single-stream transports on multi-NIC hosts (the
+fairness, which is the usual fluid idealisation), ECMP inside a spine, per-NIC bin-packing of single-stream transports on multi-NIC hosts (the
 NICs of a host form one aggregate capacity, a single stream being capped at one NIC by its cap).
 
 Sources: D. Bertsekas and R. Gallager, *Data Networks*, 2nd ed. (1992), §6.5.2, max-min fairness
@@ -70,6 +73,14 @@ def max_min(capacity: np.ndarray, ends: np.ndarray, cap: np.ndarray) -> np.ndarr
         return rate
     if ends.ndim == 1:
         ends = ends[:, None]
+    if capacity.shape[0] > 64:
+        # many links (a datacenter): work on the links the streams cross only, renumbered in
+        # increasing order (the same groups in the same order: bit-identical rates)
+        used, inv = np.unique(ends[ends >= 0], return_inverse=True)
+        if used.size < capacity.shape[0]:
+            local = np.full(ends.shape, -1, dtype=np.int64)
+            local[ends >= 0] = inv.reshape(-1)
+            ends, capacity = local, capacity[used]
     n_links = capacity.shape[0]
     remaining = capacity.copy()
     active = np.ones(n, dtype=bool)

@@ -47,7 +47,7 @@ def _fmt_b(x: float | None) -> str:
     return "n/a" if x is None else format_bytes(x)
 
 
-def render(row: dict[str, Any], rounds: list[Any] | None) -> str:
+def render(row: dict[str, Any], rounds: list[Any] | None, description: str | None = None) -> str:
     """Readable phase timeline of one migration.
 
     Parameters
@@ -57,9 +57,11 @@ def render(row: dict[str, Any], rounds: list[Any] | None) -> str:
         where an output does not apply).
     rounds : list or None
         Per-pass details to list.
+    description : str, optional
+        The profile's description (default: the shipped profile's).
     """
     profile = row["profile"]
-    lines = [f"migsim migrate · {profile} · {get_profile(profile).description}"]
+    lines = [f"migsim migrate · {profile} · {description or get_profile(profile).description}"]
     status = row["status"]
     if status == "rejected":
         lines.append(f"verdict           REJECTED: {row['reason']}")
@@ -113,12 +115,19 @@ def _json_safe(v: Any) -> Any:
 def migrate(**kwargs: Any) -> None:
     as_json = kwargs.pop("json_out")
     show_rounds = kwargs.pop("rounds")
+    from runner.profiles import resolve
+    name, pfile = resolve(kwargs["profile"]) if kwargs.get("profile") else (None, None)
+    profiles = {name: pfile.policy()} if pfile is not None else None
+    if pfile is not None:
+        kwargs["profile"] = None
     cols = parse_inputs(kwargs)
+    if pfile is not None:
+        cols["profile"] = name
     from runner.cli.progress import announce_compile
     announce_compile()
     from models.migration import result_row, simulate
 
-    out = simulate(cols, detail=show_rounds)
+    out = simulate(cols, detail=show_rounds, profiles=profiles)
     row = result_row(cols, out)
     rounds = out["rounds"][0] if show_rounds else None
     if as_json:
@@ -127,7 +136,7 @@ def migrate(**kwargs: Any) -> None:
             doc["rounds"] = [{k: _json_safe(v) for k, v in d.__dict__.items()} for d in rounds]
         typer.echo(json.dumps(doc, indent=2))
     else:
-        typer.echo(render(row, rounds))
+        typer.echo(render(row, rounds, profiles[name].description if profiles else None))
 
 
 def _signature() -> inspect.Signature:
@@ -137,7 +146,9 @@ def _signature() -> inspect.Signature:
             shown = "the profile's"
         else:
             shown = f.format(f.default)
-        if f.kind == "choice":
+        if f.name == "profile":
+            hint = "one of " + ", ".join(f.choices) + ", or a profile file (./mine.toml)"
+        elif f.kind == "choice":
             hint = "one of " + ", ".join(f.choices)
         elif f.kind == "bool":
             hint = "true|false"

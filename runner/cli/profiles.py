@@ -19,7 +19,7 @@ from models.units import format_bytes, format_link, format_rate
 from runner.cli import app
 from runner.cli.display import table
 
-_SKIP = {"name", "description", "transports", "limits", "sources"}
+_SKIP = {"name", "description", "transports", "limits", "sources", "base"}
 
 
 def human(key: str, value: Any) -> str:
@@ -65,7 +65,8 @@ def rows(p: Policy) -> list[list[str]]:
 @app.command()
 def profiles(
     name: Annotated[Optional[str], typer.Argument(
-        help="A profile to show in full: " + ", ".join(PROFILES) + ".", show_default=False)] = None,
+        help="A profile to show in full: " + ", ".join(PROFILES) + ", or a profile file "
+             "(./mine.toml).", show_default=False)] = None,
 ) -> None:
     """List the hypervisor profiles, or print every constant of one with its unit and source."""
     if name is None:
@@ -73,6 +74,9 @@ def profiles(
                          ["profile", "description"], align="ll"))
         typer.echo("\nmigsim profiles NAME prints every constant with its unit and its source.")
         return
-    p = get_profile(name)
-    typer.echo(f"{p.name}: {p.description}")
+    from runner.profiles import resolve
+    _, pfile = resolve(name)
+    p = pfile.policy() if pfile is not None else get_profile(name)
+    typer.echo(f"{p.name}: {p.description}" + (f" (based on {p.base}; {pfile.path})"
+                                               if pfile is not None else ""))
     typer.echo(table(rows(p), ["constant", "value", "source"], align="lll"))

@@ -22,7 +22,7 @@ from runner.cli.common import (
     output_state,
     run_interruptible,
 )
-from runner.errors import OptionError
+from runner.errors import OptionError, QueryError
 
 _SWEEP_HELP = (
     "Run a sweep spec and write its results as Parquet.\n\n"
@@ -130,9 +130,15 @@ def _dry_run(spec: Any, out: Path | None, batch_size: int | None, resume: bool, 
     rows = []
     for i in picks:
         pt = plan.expand(i, i + 1)
-        rows.append([f"{i:,}"] + [human(c, _first(pt[c])) for c in cols])
+        rows.append([f"{i:,}"] + [_profile_name(plan, _first(pt[c])) if c == "profile" else
+                                  human(c, _first(pt[c])) for c in cols])
     typer.echo(f"sample points ({len(picks)} of {n:,}):")
     typer.echo(table(rows, ["point_id"] + cols))
+
+
+def _profile_name(plan: Any, code: Any) -> str:
+    from runner.profiles import profile_names
+    return "(profile)" if code is None else profile_names(plan)[int(code)]
 
 
 def _first(v: Any) -> Any:
@@ -274,6 +280,10 @@ class PlotKind(str, Enum):
     traffic = "traffic"
     timeline = "timeline"      # scenario runs: runner.plots.timeline (issue 4)
     makespan = "makespan"      # scenario runs: makespan vs a swept field
+    links = "links"            # scenario runs: busiest links over time (runner.plots.scenario)
+    activity = "activity"      # scenario runs: running and queued migrations over time
+    maintenance = "maintenance"  # scenario runs: maintenance window per host (Gantt)
+    frontier = "frontier"      # frontier runs: boundary vs an axis (runner.plots.frontier)
     xy = "xy"                  # any run: runner.plots.generic
     cdf = "cdf"
 
@@ -289,8 +299,10 @@ def plot(
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
              "downtime vs dirty rate per link speed; traffic: bytes on the wire vs VM size; "
-             "scenario runs: timeline (Gantt per host), makespan (vs the swept field); any run: "
-             "xy (--x, --y, median and band), cdf (distribution of --y).",
+             "scenario runs: timeline (Gantt per host), makespan (vs the swept field), links "
+             "(busiest links over time), activity (running and queued), maintenance (window per "
+             "host); frontier runs: frontier (boundary vs the first varying input, a line per "
+             "profile); any run: xy (--x, --y, median and band), cdf (distribution of --y).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
@@ -326,12 +338,19 @@ def plot(
         raise OptionError(f"{', '.join(given)}: not an option of plot {k} (xy takes --x --y "
                           f"--color --facet --table; cdf takes --y --color --table)")
     _warn_incomplete(run_dir)
-    if k in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
-        from runner.plots.timeline import plot as draw_scenario
+    if k in ("timeline", "makespan", "links", "activity", "maintenance", "frontier"):
         from runner.storage.rundir import resolve_run
 
         run_dir = resolve_run(run_dir)   # results/<name>: its latest run
+    if k in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
+        from runner.plots.timeline import plot as draw_scenario
+
         echo_err(f"migsim: wrote {draw_scenario(run_dir, k, out, point=point, title=title)}")
+        return
+    if k in ("links", "activity", "maintenance"):   # runner.plots.scenario (issue 14)
+        from runner.plots.scenario import plot as draw_dc
+
+        echo_err(f"migsim: wrote {draw_dc(run_dir, k, out, point=point, title=title)}")
         return
     if k in ("xy", "cdf"):
         from runner.plots import generic
@@ -347,6 +366,17 @@ def plot(
         else:
             path = generic.cdf(run_dir, out, y, color=color, where=where, table=table, title=title)
         echo_err(f"migsim: wrote {path}")
+        return
+    from runner.plots.frontier import is_frontier_run
+    from runner.storage.rundir import resolve_run
+
+    if k == "frontier" or is_frontier_run(resolve_run(run_dir)):
+        from runner.plots.frontier import plot as draw_frontier
+
+        if k != "frontier":
+            raise QueryError(f"plot {k}: {run_dir} is a frontier run; allowed: "
+                             f"migsim plot {run_dir} frontier")
+        echo_err(f"migsim: wrote {draw_frontier(run_dir, out, where=where, title=title)}")
         return
     from runner.plots.charts import plot as draw
 

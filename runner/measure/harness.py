@@ -190,6 +190,7 @@ class Measurement:
     qemu_version: str = "unknown"
     wall_s: float = math.nan
     port: int = 0
+    report_to_migrate_s: float = math.nan
 
 
 def read_reports(path: Path) -> tuple[bool, str | None, list[tuple[int, int, int]]]:
@@ -299,7 +300,7 @@ def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Pat
         sessions.append(qd)
         version = _greeting_version(qs.greeting)
 
-        reports = _warm_up(work / "src.dbg", src, dst, settings, layout)
+        reports, report_seen = _warm_up(work / "src.dbg", src, dst, settings, layout)
         last = reports[-1]
 
         caps = [{"capability": "events", "state": True},
@@ -339,7 +340,7 @@ def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Pat
         m = Measurement(status=status, info=info, params=actual, samples=samples,
                         guest_rate_pps=float(last[1]), guest_hot_rate_pps=float(last[2]),
                         guest_reports=reports, layout=layout, loadavg_1m=load0,
-                        qemu_version=version, port=port)
+                        qemu_version=version, port=port, report_to_migrate_s=t0 - report_seen)
         m.events = _events(qs, qd)
         if status == "completed" and not info.get("total-time"):
             m.total_time_source = "events"
@@ -380,8 +381,9 @@ def _greeting_version(greeting: dict[str, Any]) -> str:
 
 
 def _warm_up(dbg: Path, src: QemuProcess, dst: QemuProcess, settings: Settings,
-             layout: GuestLayout) -> list[tuple[int, int, int]]:
-    """Wait for READY, then for ``warmup_s`` rate reports; return the reports."""
+             layout: GuestLayout) -> tuple[list[tuple[int, int, int]], float]:
+    """Wait for READY, then for ``warmup_s`` rate reports; return the reports and the monotonic
+    time the last one was seen (within one 10 ms poll of the guest printing it)."""
     deadline = time.monotonic() + settings.boot_timeout_s
     while True:
         src.check_alive()
@@ -391,12 +393,12 @@ def _warm_up(dbg: Path, src: QemuProcess, dst: QemuProcess, settings: Settings,
             raise MeasureRunError(f"the guest refused its parameters: {error} "
                                   f"({layout.cmdline()})")
         if ready and len(reports) >= settings.warmup_s:
-            return reports
+            return reports, time.monotonic()
         if time.monotonic() >= deadline:
             what = "rate reports" if ready else "READY (memory filled)"
             raise MeasureRunError(f"the guest did not print its {what} within "
                                   f"{settings.boot_timeout_s:g} s")
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 _TERMINAL = ("completed", "failed", "cancelled")

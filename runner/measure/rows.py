@@ -85,6 +85,9 @@ COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     # measured extras
     ("measured_dirty_rate_Bps", F, "working-set page writes in the guest's last second before migrate x page size"),
     ("measured_hot_rate_Bps", F, "hot-set page writes in that second x page size"),
+    ("writer_phase", F, "a sequential writer's position in its working set at migrate, as a fraction "
+                        "(its writes since it began, from its reports, plus the time since the last one "
+                        "at the measured rate); null for random writes"),
     ("ram_transferred_bytes", F, "QEMU ram.transferred"),
     ("ram_normal_pages", I, "QEMU ram.normal (full pages sent)"),
     ("ram_duplicate_pages", I, "QEMU ram.duplicate (zero pages sent as headers)"),
@@ -127,6 +130,23 @@ def _num(x: Any) -> float:
         return float(x)
     except (TypeError, ValueError):
         return math.nan
+
+
+def writer_phase(m: Measurement, inputs: RunInputs) -> float:
+    """Where a sequential writer was in its working set when ``migrate`` was issued, as a fraction.
+
+    The guest writes pages 0, 1, ... of its working set in turn from its first paced step and
+    reports its writes once a second; to their sum the harness adds the writes of the time between
+    seeing the last report and ``migrate`` (at the last second's rate; the report is seen within
+    10 ms of being printed, so the phase is known to ~10 ms of writing). Near the cap this phase
+    decides how a sequential pre-copy ends (docs/qemu-validation-data.md).
+    """
+    ws = m.layout.ws if m.layout is not None else 0
+    if inputs.dirty_pattern != "sequential" or ws <= 0 or not m.guest_reports \
+            or math.isnan(m.report_to_migrate_s):
+        return math.nan
+    written = sum(r[1] for r in m.guest_reports) + m.guest_rate_pps * (m.report_to_migrate_s + 0.005)
+    return (written % ws) / ws
 
 
 def to_row(dataset: str, point_id: int, repeat: int, inputs: RunInputs, settings: Settings,
@@ -193,6 +213,7 @@ def to_row(dataset: str, point_id: int, repeat: int, inputs: RunInputs, settings
         "max_throttle_pct": float(max(throttles, default=0)),
         "measured_dirty_rate_Bps": m.guest_rate_pps * PAGE,
         "measured_hot_rate_Bps": m.guest_hot_rate_pps * PAGE,
+        "writer_phase": writer_phase(m, inputs),
         "ram_transferred_bytes": _num(ram.get("transferred")),
         "ram_normal_pages": int(ram.get("normal") or 0),
         "ram_duplicate_pages": int(ram.get("duplicate") or 0),

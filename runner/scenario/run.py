@@ -40,6 +40,7 @@ import pyarrow as pa
 import models
 from models.fields import INPUTS, OUTPUT_APPLIES, OUTPUTS, STATUSES, null_masks
 from models.scenario import (
+    HOST_PLAN_COLUMNS,
     SUMMARY_COLUMNS,
     TIMELINE_COLUMNS,
     Backend,
@@ -71,6 +72,9 @@ HOST_COLUMNS: dict[str, tuple[Any, str]] = {
     "peak_live_migrations": (np.dtype(np.float64), "largest number of live migrations at once"),
     "peak_storage_migrations": (np.dtype(np.float64), "largest number of storage migrations"),
     "max_queued": (np.dtype(np.int64), "longest queue of the host's ledger"),
+    "rack": (np.dtype(object), "rack of the host (empty: none)"),
+    "memory_capacity_bytes": (np.dtype(np.float64), "memory for VMs (null: not declared)"),
+    **HOST_PLAN_COLUMNS,
 }
 
 
@@ -231,6 +235,11 @@ def _host_rows(hst: dict[str, list[Any]], p: int, scn: Scenario, res: Result,
             v = peak.get(f"{kind}:{h.name}")
             hst[col].append(float("nan") if v is None else float(v))
         hst["max_queued"].append(int(st["max_queued"]))
+        hst["rack"].append(h.rack)
+        hst["memory_capacity_bytes"].append(h.memory_capacity_bytes
+                                            if np.isfinite(h.memory_capacity_bytes) else np.nan)
+        for k in HOST_PLAN_COLUMNS:
+            hst[k].append(st[k])
 
 
 # ====================================================================== run directory

@@ -35,8 +35,10 @@ Layout (values in human units, as everywhere in migsim)::
     [plan]
     evacuate = "esx-1"              # a host, a host group, or a list (in order)
     to = ["esx-2", "esx-3"]         # default: every host not (yet) evacuated
-    placement = "round-robin"       # or least-loaded
+    placement = "round-robin"       # or least-loaded (both among hosts with room)
     rolling = true                  # several hosts: one after the other (else all at once)
+    maintenance = "30min"           # a maintenance plan: hold per unit, then after = "return"
+    memory_overcommit = 1.0         # with hosts' memory (capacity), memory_used, cpus
     gap_s = 0                       # rolling: pause between hosts (a duration)
     start_s = 0
 
@@ -44,6 +46,14 @@ Layout (values in human units, as everywhere in migsim)::
     vm = "db-1"                     # a VM or a group
     to = "esx-3"                    # and/or datastore = "ds-2"
     start_s = 30
+
+    [network]                       # optional (issue 14; sweeps/SCENARIOS.md): racks come from
+    oversubscription = 3            # hosts' rack / rack_size; uplink = rack NICs / 3 (or uplink)
+    spine = "400Gbps"               # per site; [[network.wan]] sites, link, rtt
+    uplink_background = "5Gbps"     # VM traffic on uplinks; hosts.background on NICs
+    nioc = true                     # migration_shares, vm_shares, migration_limit
+    [network.datastores]
+    san-1 = "400MB/s"               # throughput shared by the disk copies using it
 
     [grid]                          # sweep any field: crossed ...
     hosts.link = ["1GbE", "10GbE"]  # every host; hosts.esx.link: one [[hosts]] entry
@@ -53,8 +63,11 @@ Layout (values in human units, as everywhere in migsim)::
     vms.web.memory = ["16GiB", "8GiB"]
 
 Sweep paths: ``profile``, ``seed``, ``overrides.<field>``, ``defaults.<input>``,
-``hosts.<count|link|nics|subnet>`` / ``hosts.<name>.<...>``, ``vms.<count|host|datastore|storage|
-<input>>`` / ``vms.<name>.<...>``, ``plan.<evacuate|placement|rolling|gap_s|start_s>``; values take every form of :mod:`runner.sweep.values`
+``hosts.<count|link|nics|subnet|rack|rack_size|memory|cpus|memory_used|background>`` /
+``hosts.<name>.<...>``, ``vms.<count|host|datastore|storage|<input>>`` / ``vms.<name>.<...>``,
+``plan.<evacuate|placement|rolling|gap_s|start_s|maintenance|after|unit|memory_overcommit|
+vcpu_ratio>``, ``network.<uplink|oversubscription|spine|uplink_background|nioc|migration_shares|
+vm_shares|migration_limit>``; values take every form of :mod:`runner.sweep.values`
 (lists, ``{start, stop, step}``, ``linspace``, ``logspace``, distributions with ``num``). Each
 point of the cross product is one whole scenario. Every point is built and checked before anything
 runs; a problem raises :class:`SpecError` naming the file, the field, the value and what is
@@ -80,7 +93,8 @@ import numpy as np
 
 from models.errors import ParameterError, SpecError
 from models.fields import INPUT_BY_NAME, INPUTS, STORAGE_MODES, Field
-from models.placement import PLACEMENTS, VM, Host, MoveSpec, PlanSpec, expand
+from models import topology
+from models.placement import AFTER, PLACEMENTS, UNITS, VM, Host, MoveSpec, PlanSpec, expand
 from models.policy import PROFILES, REMEDIES, Limits, Policy, get_profile
 from models.scenario import Scenario
 from runner.sweep import rng
@@ -89,10 +103,16 @@ from runner.sweep.values import FieldParser, Random, Values
 
 KIND = "scenario"
 TOP_KEYS = ("kind", "name", "description", "profile", "seed", "batch_size", "overrides", "defaults",
-            "hosts", "vms", "plan", "grid", "zip")
-HOST_KEYS = ("name", "count", "link", "nics", "subnet", "datastores")
+            "hosts", "vms", "plan", "network", "grid", "zip")
+HOST_KEYS = ("name", "count", "link", "nics", "subnet", "datastores", "rack", "rack_size", "memory",
+             "cpus", "memory_used", "background")
 VM_KEYS = ("name", "count", "host", "datastore", "storage")
-PLAN_KEYS = ("evacuate", "to", "placement", "rolling", "gap_s", "start_s", "moves")
+PLAN_KEYS = ("evacuate", "to", "placement", "rolling", "gap_s", "start_s", "moves", "maintenance",
+             "after", "unit", "memory_overcommit", "vcpu_ratio")
+NETWORK_KEYS = ("uplink", "oversubscription", "spine", "uplink_background", "nioc",
+                "migration_shares", "vm_shares", "migration_limit", "racks", "wan", "datastores")
+RACK_KEYS = ("name", "uplink", "site", "background")
+WAN_KEYS = ("sites", "link", "rtt", "background")
 MOVE_KEYS = ("vm", "to", "datastore", "start_s")
 #: Inputs a VM may not set: the scenario derives them (hosts, profile, plan).
 DERIVED = {"profile": "profile at the top of the spec (one hypervisor per scenario)",
@@ -116,6 +136,52 @@ ROLLING = Field("rolling", "rolling", "bool", True, "one host after the other")
 PROFILE = INPUT_BY_NAME["profile"]
 HOST_NICS = INPUT_BY_NAME["nics"]
 HOST_LINK = INPUT_BY_NAME["link"]
+_BIG = 1e18
+LINK_INF = Field("link", "link_bps", "link", math.inf, "link capacity (inf: no bottleneck)",
+                 lo=1e3, lo_open=False, hi=_BIG, inf_ok=True)
+BACKGROUND = Field("background", "background_bps", "link", 0.0, "background traffic, bit/s",
+                   hi=_BIG)
+#: Fields of [[hosts]] beyond link, nics, subnet and datastores.
+HOST_FIELDS = {
+    "memory": Field("memory", "memory_bytes", "size", math.inf, "memory for VMs (capacity)",
+                    lo=0.0, lo_open=True, hi=2.0**60, inf_ok=True),
+    "cpus": Field("cpus", "cpus", "count", math.inf, "physical cores", lo=1.0, hi=1e6,
+                  inf_ok=True),
+    "memory_used": Field("memory_used", "memory_used_bytes", "size", 0.0,
+                         "memory already used by VMs outside the scenario", hi=2.0**60),
+    "background": BACKGROUND,
+    "rack_size": Field("rack_size", "rack_size", "count", 1, "hosts per rack", lo=1.0,
+                       hi=float(MAX_COUNT)),
+}
+#: Scalar fields of [network].
+NETWORK_FIELDS = {
+    "uplink": LINK_INF,
+    "oversubscription": Field("oversubscription", "oversubscription", "ratio", 1.0,
+                              "rack NIC capacity / uplink capacity", lo=0.01, hi=1e6),
+    "spine": LINK_INF,
+    "uplink_background": BACKGROUND,
+    "nioc": Field("nioc", "nioc", "bool", False, "Network I/O Control on the host NICs"),
+    "migration_shares": Field("migration_shares", "migration_shares", "ratio",
+                              topology.NIOC_DEFAULT_MIGRATION_SHARES, "NIOC shares", lo=1.0,
+                              hi=100.0),
+    "vm_shares": Field("vm_shares", "vm_shares", "ratio", topology.NIOC_DEFAULT_VM_SHARES,
+                       "NIOC shares", lo=1.0, hi=100.0),
+    "migration_limit": LINK_INF,
+}
+#: Scalar fields of [plan] for capacity and maintenance.
+PLAN_FIELDS = {
+    "maintenance": Field("maintenance", "maintenance_s", "duration", 0.0,
+                         "maintenance hold per unit", hi=1e9),
+    "after": Field("after", "after", "choice", "return", "after maintenance", choices=AFTER),
+    "unit": Field("unit", "unit", "choice", "host", "maintenance unit", choices=UNITS),
+    "memory_overcommit": Field("memory_overcommit", "memory_overcommit", "ratio", 1.0,
+                               "memory placed / capacity", lo=0.01, hi=1000.0),
+    "vcpu_ratio": Field("vcpu_ratio", "vcpu_ratio", "ratio", math.inf, "vCPUs per core",
+                        lo=0.01, hi=1e6, inf_ok=True),
+}
+WAN_RTT = Field("rtt", "rtt_s", "duration", 0.0, "WAN round trip", hi=10.0)
+DS_RATE = Field("throughput", "throughput_Bps", "rate", math.inf, "datastore throughput",
+                lo=1.0, hi=_BIG, inf_ok=True)
 
 
 # ====================================================================== the spec
@@ -374,9 +440,16 @@ def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str,
     if head == "plan" and len(parts) == 2:
         if parts[1] == "evacuate":
             return _names(parts[1], raw)
-        f = {"placement": PLACEMENT, "rolling": ROLLING, "gap_s": GAP, "start_s": START}.get(parts[1])
+        f = {"placement": PLACEMENT, "rolling": ROLLING, "gap_s": GAP, "start_s": START,
+             **PLAN_FIELDS}.get(parts[1])
         if f is None:
-            raise bad("plan.evacuate, plan.placement, plan.rolling, plan.gap_s or plan.start_s")
+            raise bad("plan.evacuate, plan.placement, plan.rolling, plan.gap_s, plan.start_s, "
+                      "plan." + ", plan.".join(PLAN_FIELDS))
+        return f
+    if head == "network" and len(parts) == 2:
+        f = NETWORK_FIELDS.get(parts[1])
+        if f is None:
+            raise bad("network." + ", network.".join(NETWORK_FIELDS))
         return f
     if head in ("hosts", "vms") and len(parts) in (2, 3):
         entries = doc.get(head)
@@ -388,11 +461,12 @@ def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str,
                             f"the name of a [[{head}]] entry: " + ", ".join(map(str, names)))
         key = parts[-1]
         if head == "hosts":
-            if key == "subnet":
+            if key in ("subnet", "rack"):
                 return _names(key, raw)
-            f = {"count": COUNT, "link": HOST_LINK, "nics": HOST_NICS}.get(key)
+            f = {"count": COUNT, "link": HOST_LINK, "nics": HOST_NICS, **HOST_FIELDS}.get(key)
             if f is None:
-                raise bad("hosts.<count|link|nics|subnet> or hosts.<name>.<count|link|nics|subnet>")
+                keys = "|".join(["count", "link", "nics", "subnet", "rack", *HOST_FIELDS])
+                raise bad(f"hosts.<{keys}> or hosts.<name>.<{keys}>")
             return f
         if key == "count":
             return COUNT
@@ -402,7 +476,7 @@ def _sweep_field(doc: dict[str, Any], where: str, path: str, section: str,
             return INPUT_BY_NAME["storage"]
         return _input_field(where, full, key)
     raise bad("profile, seed, overrides.<field>, defaults.<input>, hosts[.<name>].<field>, "
-              "vms[.<name>].<field> or plan.<field>")
+              "vms[.<name>].<field>, plan.<field> or network.<field>")
 
 
 def _input_field(where: str, path: str, key: str) -> Field:
@@ -517,7 +591,7 @@ def apply_values(doc: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         head = parts[0]
         if head in ("profile", "seed"):
             out[head] = v
-        elif head in ("overrides", "defaults", "plan"):
+        elif head in ("overrides", "defaults", "plan", "network"):
             out.setdefault(head, {})[parts[1]] = v
         else:                                            # hosts / vms
             for e in out.get(head, []):
@@ -570,20 +644,122 @@ class _B:
 
     # ------------------------------------------------------------------ parts
     def build(self) -> Scenario:
+        from runner.profiles import scenario_doc
+        self.doc = scenario_doc(self.doc, self.where)   # a profile file: its base + overrides
         profile = self.doc.get("profile", PROFILE.default)
         if not isinstance(profile, str) or profile not in PROFILES:
             raise self.err("profile", profile, "one of " + ", ".join(PROFILES))
         overrides, max_conc = self.overrides(profile)
         hosts, host_groups = self.hosts()
+        network = self.network(hosts)
         vms = self.vms(hosts, host_groups)
         plan = self.plan(host_groups)
         try:
             moves, stages = expand(hosts, vms, plan,
                                    default_memory=float(INPUT_BY_NAME["memory"].default))
+            if network is not None:
+                topology.build(hosts, moves, network)      # every move has a path
         except ParameterError as exc:
             raise self.err(exc.field, exc.value, exc.allowed) from None
         return Scenario(self.name, profile, tuple(hosts), tuple(vms), moves, stages,
-                        tuple(sorted(overrides.items())), max_conc)
+                        tuple(sorted(overrides.items())), max_conc, network)
+
+    def network(self, hosts: list[Host]) -> topology.Network | None:
+        """The [network] table (``None`` when the spec has none and no host names a rack)."""
+        if "network" not in self.doc and not any(h.rack for h in hosts):
+            return None
+        net = self.table("network")
+        for k in net:
+            if k not in NETWORK_KEYS:
+                close = difflib.get_close_matches(k, NETWORK_KEYS, n=1)
+                raise self.err(f"network.{k}", k, (f"did you mean {close[0]!r}? " if close else "")
+                               + "a network key: " + ", ".join(NETWORK_KEYS))
+        val = {k: self.scalar(f, net[k], f"network.{k}") for k, f in NETWORK_FIELDS.items()
+               if k in net}
+        if "uplink" in val and "oversubscription" in val:
+            raise self.err("network.oversubscription", net["oversubscription"],
+                           "either network.uplink or network.oversubscription (the uplink is the "
+                           "rack's NIC capacity / oversubscription), not both")
+        rack_nics: dict[str, float] = {}
+        order: list[str] = []
+        for h in hosts:
+            if h.rack:
+                if h.rack not in rack_nics:
+                    order.append(h.rack)
+                rack_nics[h.rack] = rack_nics.get(h.rack, 0.0) + h.nics * h.link_bps
+        declared: dict[str, dict[str, Any]] = {}
+        raw_racks = net.get("racks", [])
+        if not isinstance(raw_racks, list) or not all(isinstance(r, dict) for r in raw_racks):
+            raise self.err("network.racks", raw_racks, "[[network.racks]] tables")
+        for i, r in enumerate(raw_racks):
+            path = f"network.racks[{i}]"
+            for k in r:
+                if k not in RACK_KEYS:
+                    raise self.err(f"{path}.{k}", k, "a rack key: " + ", ".join(RACK_KEYS))
+            name = self.text(r.get("name"), f"{path}.name")
+            if name in declared:
+                raise self.err(f"{path}.name", name, "each rack once")
+            declared[name] = r
+            if name not in rack_nics:
+                order.append(name)
+        ubg = float(val.get("uplink_background", 0.0))
+        racks = []
+        for name in order:
+            r = declared.get(name, {})
+            path = f"network.racks[{list(declared).index(name)}]" if name in declared else "network"
+            if "uplink" in r:
+                up = float(self.scalar(LINK_INF, r["uplink"], f"{path}.uplink"))
+            elif "oversubscription" in val:
+                up = rack_nics.get(name, 0.0) / float(val["oversubscription"])
+            else:
+                up = float(val.get("uplink", math.inf))
+            site = self.text(r.get("site"), f"{path}.site", default="default")
+            bg = float(self.scalar(BACKGROUND, r["background"], f"{path}.background")) \
+                if "background" in r else ubg
+            racks.append(topology.Rack(name, up, site, bg))
+        sites = {r.site for r in racks}
+        spine = tuple((s_, float(val["spine"])) for s_ in sorted(sites)) if "spine" in val else ()
+        wan = []
+        raw_wan = net.get("wan", [])
+        if not isinstance(raw_wan, list) or not all(isinstance(w, dict) for w in raw_wan):
+            raise self.err("network.wan", raw_wan, "[[network.wan]] tables")
+        for i, w in enumerate(raw_wan):
+            path = f"network.wan[{i}]"
+            for k in w:
+                if k not in WAN_KEYS:
+                    raise self.err(f"{path}.{k}", k, "a WAN key: " + ", ".join(WAN_KEYS))
+            st = w.get("sites")
+            if not (isinstance(st, list) and len(st) == 2 and all(x in sites for x in st)
+                    and st[0] != st[1]):
+                raise self.err(f"{path}.sites", st, "two different sites of [[network.racks]]: "
+                               + ", ".join(sorted(sites)))
+            wan.append(topology.Wan((st[0], st[1]),
+                                    float(self.scalar(LINK_INF, w.get("link", "inf"),
+                                                      f"{path}.link")),
+                                    float(self.scalar(WAN_RTT, w.get("rtt", 0.0), f"{path}.rtt")),
+                                    float(self.scalar(BACKGROUND, w.get("background", 0.0),
+                                                      f"{path}.background"))))
+        ds_raw = net.get("datastores", {})
+        if not isinstance(ds_raw, dict):
+            raise self.err("network.datastores", ds_raw, 'a table: datastore = "throughput"')
+        mounted = {d for h in hosts for d in h.datastores}
+        dss = []
+        for d, raw in ds_raw.items():
+            if d not in mounted:
+                raise self.err(f"network.datastores.{d}", d, "a datastore some host mounts: "
+                               + (", ".join(sorted(mounted)) or "(none)"))
+            dss.append((d, float(self.scalar(DS_RATE, raw, f"network.datastores.{d}"))))
+        nioc = None
+        if val.get("nioc") or any(k in val for k in ("migration_shares", "vm_shares",
+                                                     "migration_limit")):
+            if "nioc" in val and not val["nioc"]:
+                nioc = None
+            else:
+                nioc = topology.Nioc(float(val.get("migration_shares",
+                                                   topology.NIOC_DEFAULT_MIGRATION_SHARES)),
+                                     float(val.get("vm_shares", topology.NIOC_DEFAULT_VM_SHARES)),
+                                     float(val.get("migration_limit", math.inf)))
+        return topology.Network(tuple(racks), spine, tuple(wan), tuple(dss), nioc)
 
     def overrides(self, profile: str) -> tuple[dict[str, Any], float]:
         table = self.table("overrides")
@@ -638,14 +814,24 @@ class _B:
                     len(set(ds)) != len(ds):
                 raise self.err(f"{path}.datastores", ds, "a list of distinct datastore names")
             names = [base] if n is None else [f"{base}-{k}" for k in range(1, n + 1)]
+            extra = {k: float(self.scalar(f, e[k], f"{path}.{k}")) for k, f in HOST_FIELDS.items()
+                     if k in e}
+            if "rack" in e and "rack_size" in e:
+                raise self.err(f"{path}.rack_size", e["rack_size"], "either rack (one rack for "
+                               "the entry) or rack_size (racks of N hosts), not both")
+            rack = self.text(e["rack"], f"{path}.rack") if "rack" in e else ""
+            size = int(extra.pop("rack_size", 0))
             if base in groups:
                 raise self.err(f"{path}.name", base, "a name not used by another [[hosts]] entry")
             groups[base] = names
-            for nm in names:
+            for j, nm in enumerate(names):
                 if nm in seen:
                     raise self.err(f"{path}.name", nm, "host names unique across [[hosts]]")
                 seen.add(nm)
-                out.append(Host(nm, float(link), nics, subnet, tuple(ds)))
+                r_nm = rack if not size else f"{base}-rack-{j // size + 1}"
+                out.append(Host(nm, float(link), nics, subnet, tuple(ds), r_nm,
+                                extra.get("memory", math.inf), extra.get("cpus", math.inf),
+                                extra.get("memory_used", 0.0), extra.get("background", 0.0)))
         for g, names in groups.items():
             if g not in seen:
                 seen.add(g)
@@ -779,6 +965,10 @@ class _B:
             raise self.err("plan.rolling", rolling, "true or false")
         gap = float(self.scalar(GAP, plan.get("gap_s", 0.0), "plan.gap_s"))
         start = float(self.scalar(START, plan.get("start_s", 0.0), "plan.start_s"))
+        pv = {k: self.scalar(f, plan[k], f"plan.{k}") for k, f in PLAN_FIELDS.items() if k in plan}
+        if any(k in plan for k in ("after", "unit")) and "maintenance" not in plan:
+            raise self.err("plan.maintenance", None, "a maintenance time per host (e.g. "
+                           '"30min") with plan.after / plan.unit')
         moves: list[MoveSpec] = []
         raw_moves = plan.get("moves", [])
         if not isinstance(raw_moves, list) or not all(isinstance(m, dict) for m in raw_moves):
@@ -797,7 +987,12 @@ class _B:
                 raise self.err(path, m, "to = HOST and/or datastore = DATASTORE")
             st = float(self.scalar(START, m.get("start_s", 0.0), f"{path}.start_s"))
             moves.append(MoveSpec(vm, to_m, ds, st))
-        return PlanSpec(evac, to, placement, rolling, gap, start, tuple(moves))
+        return PlanSpec(evac, to, placement, rolling, gap, start, tuple(moves),
+                        memory_overcommit=float(pv.get("memory_overcommit", 1.0)),
+                        vcpu_ratio=float(pv.get("vcpu_ratio", math.inf)),
+                        maintenance_s=float(pv["maintenance"]) if "maintenance" in pv else None,
+                        after=str(pv.get("after", "return")),
+                        unit=str(pv.get("unit", "host")))
 
 
 def build(doc: dict[str, Any], where: str, name: str) -> Scenario:

@@ -85,14 +85,15 @@ FORMAT_VERSION = 2
 SWEEP_TABLES = ("results",)
 SCENARIO_TABLES = ("migrations", "scenarios", "hosts")
 MEASURE_TABLES = ("runs",)
-ALL_TABLES = SWEEP_TABLES + SCENARIO_TABLES + MEASURE_TABLES
+FRONTIER_TABLES = ("frontier",)   # migsim frontier (runner.answers.frontier)
+ALL_TABLES = SWEEP_TABLES + SCENARIO_TABLES + MEASURE_TABLES + FRONTIER_TABLES
 #: What else a kind of run keeps at its top level (name -> "file" or "dir" of files): a measurement
 #: run (runner.measure) has its data set's conditions, all runs as one CSV, and QEMU's samples.
 KIND_EXTRAS: dict[str, dict[str, str]] = {
     "migsim-measure-run": {"conditions.json": "file", "runs.csv": "file", "samples": "dir"}}
 #: Kinds of run (``run.json`` ``kind``) and their tables.
 KIND_TABLES = {"migsim-sweep-run": SWEEP_TABLES, "migsim-scenario-run": SCENARIO_TABLES,
-               "migsim-measure-run": MEASURE_TABLES}
+               "migsim-measure-run": MEASURE_TABLES, "migsim-frontier-run": FRONTIER_TABLES}
 #: Directory of the parts in run format 1 (before tables had their own directories).
 OLD_PARTS = "parts"
 META_KEY = b"migsim"

@@ -37,18 +37,22 @@ def model_function() -> Simulate:
     return fn
 
 
-def model_inputs(cols: Mapping[str, Any]) -> dict[str, Any]:
+def model_inputs(cols: Mapping[str, Any], profiles: tuple[str, ...] | None = None
+                 ) -> dict[str, Any]:
     """Input columns of a batch in the form ``models.simulate`` takes.
 
     Choice codes become strings (object arrays), ``None`` (profile decides) is left out, NaN in a
-    float array means "profile decides" for that point.
+    float array means "profile decides" for that point. ``profiles``: the names the profile codes
+    index when the plan has custom profiles (:func:`runner.profiles.profile_names`).
     """
     out: dict[str, Any] = {}
     for f in INPUTS:
         v = cols[f.column]
         if v is None:
             continue
-        if f.kind == "choice":
+        if f.kind == "choice" and profiles is not None and f.column == "profile":
+            v = np.asarray(profiles, dtype=object)[v] if isinstance(v, np.ndarray) else profiles[v]
+        elif f.kind == "choice":
             v = _CHOICES_OBJ[f.column][v] if isinstance(v, np.ndarray) else f.choices[v]
         out[f.column] = v
     return out
@@ -73,9 +77,17 @@ def evaluate(plan: Plan, start: int, stop: int, simulate: Simulate | None = None
     """
     cols = plan.expand(start, stop)
     n = stop - start
-    inputs = model_inputs(cols)
-    outputs = safe_simulate(simulate or model_function(), inputs, plan.overrides, n)
-    return to_table(cols, outputs, n)
+    names = None
+    sim = simulate or model_function()
+    if getattr(plan, "profiles", None):
+        from functools import partial
+
+        from runner.profiles import plan_profiles, profile_names
+        names = profile_names(plan)
+        sim = partial(sim, profiles=plan_profiles(plan))
+    inputs = model_inputs(cols, names)
+    outputs = safe_simulate(sim, inputs, plan.overrides, n)
+    return to_table(cols, outputs, n, names)
 
 
 def safe_simulate(simulate: Simulate, inputs: Mapping[str, Any],
@@ -139,10 +151,16 @@ def _error_rows(exc: BaseException, n: int) -> dict[str, np.ndarray]:
 
 
 def _arrow_column(name: str, value: Any, n: int, typ: pa.DataType,
-                  null: np.ndarray | None = None) -> pa.Array:
-    """One column of a batch; ``null`` marks rows where an output does not apply."""
+                  null: np.ndarray | None = None, profiles: tuple[str, ...] | None = None
+                  ) -> pa.Array:
+    """One column of a batch; ``null`` marks rows where an output does not apply; ``profiles``:
+    the names profile codes index when the plan has custom profiles."""
     if value is None:
         return pa.nulls(n, typ)
+    if name == "profile" and profiles is not None:
+        if isinstance(value, np.ndarray):
+            return pc.take(pa.array(profiles, type=pa.string()), pa.array(value))
+        return pa.repeat(pa.scalar(profiles[value], typ), n)
     if name in _CHOICES_PA:
         if isinstance(value, np.ndarray):
             return pc.take(_CHOICES_PA[name], pa.array(value))
@@ -152,7 +170,8 @@ def _arrow_column(name: str, value: Any, n: int, typ: pa.DataType,
     return to_arrow(value, typ, null)
 
 
-def to_table(cols: Mapping[str, Any], outputs: Mapping[str, np.ndarray], n: int) -> pa.Table:
+def to_table(cols: Mapping[str, Any], outputs: Mapping[str, np.ndarray], n: int,
+             profiles: tuple[str, ...] | None = None) -> pa.Table:
     """Assemble the Arrow table of a batch from its input columns and model outputs.
 
     Inputs the profile resolves come from the model (the value used); outputs that do not apply
@@ -166,5 +185,5 @@ def to_table(cols: Mapping[str, Any], outputs: Mapping[str, np.ndarray], n: int)
                                         nulls[OUTPUT_APPLIES[fld.name]]))
         else:
             value = outputs[fld.name] if fld.name in RESOLVED else cols[fld.name]
-            arrays.append(_arrow_column(fld.name, value, n, fld.type))
+            arrays.append(_arrow_column(fld.name, value, n, fld.type, profiles=profiles))
     return pa.Table.from_arrays(arrays, schema=SCHEMA)

@@ -103,6 +103,9 @@ class Plan:
         Inputs drawn per point.
     overrides : Mapping[str, Mapping[str, Any]]
         Profile name -> policy field overrides.
+    profiles : Mapping[str, Mapping[str, Any]]
+        Custom profiles (profile files, :mod:`runner.profiles`): name -> plain data; their
+        ``profile`` codes follow the shipped profiles' (``len(PROFILES) + i``).
     """
 
     name: str
@@ -111,6 +114,7 @@ class Plan:
     fixed: Mapping[str, Any]
     random: tuple[RandomField, ...]
     overrides: Mapping[str, Mapping[str, Any]]
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def n_points(self) -> int:

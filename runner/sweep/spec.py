@@ -232,6 +232,8 @@ class _Builder:
                                             f"migsim scenario {self.where}")
         if kind != "sweep":
             raise self.err("kind", kind, '"sweep" (or "scenario" for migsim scenario)')
+        from runner.profiles import spec_profiles
+        custom = spec_profiles(doc, self.where)   # profile files -> their names
         top_fields: dict[str, Any] = {}
         for key, value in doc.items():
             if key in META_KEYS or key in SECTIONS:
@@ -255,6 +257,9 @@ class _Builder:
         self._unique(top_fields, grid, zipped)
 
         parser = FieldParser(self.where, seed, self._page_size(top_fields, grid, zipped, points))
+        if custom:
+            from runner.profiles import custom_parser
+            parser = custom_parser(parser, custom)
         self._check_size(parser, top_fields, grid, zipped, points, repeat)
         axes: list[Axis] = []
         fixed: dict[str, Any] = {}
@@ -280,7 +285,7 @@ class _Builder:
         axes.append(Axis("repeat", repeat))
 
         plan = Plan(name=name, seed=seed, axes=tuple(axes), fixed=fixed, random=tuple(random),
-                    overrides=overrides)
+                    overrides=overrides, profiles=custom)
         if plan.n_points > MAX_POINTS:
             sizes = " x ".join(f"{a.length:,}" for a in axes if a.length > 1)
             raise self.err("points", f"{plan.n_points:,} ({sizes})",
@@ -510,42 +515,52 @@ def _one(f: Field, value: Any) -> np.ndarray:
     return np.asarray([value], dtype=_dtype(f))
 
 
-def _human(column: str, values: Any) -> Any:
-    """Column values for JSON: choice codes back to names, arrays to lists."""
+def _human(column: str, values: Any, profiles: tuple[str, ...] = tuple(PROFILES)) -> Any:
+    """Column values for JSON: choice codes back to names (``profiles``: the profile names the
+    codes index, custom ones included), arrays to lists."""
     f = INPUT_BY_COLUMN[column]
     arr = np.asarray(values)
     if f.kind == "choice":
-        out = [f.choices[int(c)] for c in arr.ravel()]
+        names = profiles if column == "profile" else f.choices
+        out = [names[int(c)] for c in arr.ravel()]
     else:
         out = [None if (isinstance(x, float) and math.isnan(x)) else x for x in arr.ravel().tolist()]
     return out if arr.ndim else out[0]
 
 
-def _axis_values(column: str, values: np.ndarray) -> Any:
+def _axis_values(column: str, values: np.ndarray, names: tuple[str, ...] = tuple(PROFILES)) -> Any:
     """An axis column for ``spec.json``: every value, or for a long axis (> :data:`LONG_AXIS`
     values) its length, first and last values, range and the sha256 of its float64 bytes — exact
     for the fingerprint, and small whatever the axis length."""
     arr = np.asarray(values)
     if arr.size <= LONG_AXIS:
-        return _human(column, arr)
-    return {"length": int(arr.size), "first": _human(column, arr[:3]),
-            "last": _human(column, arr[-3:]), "min": _human(column, arr.min()),
-            "max": _human(column, arr.max()),
+        return _human(column, arr, names)
+    return {"length": int(arr.size), "first": _human(column, arr[:3], names),
+            "last": _human(column, arr[-3:], names), "min": _human(column, arr.min(), names),
+            "max": _human(column, arr.max(), names),
             "sha256": hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()}
 
 
 def describe_plan(plan: Plan) -> dict[str, Any]:
-    """A JSON-able description of a plan (column units; choices by name; long axes summarised)."""
-    return {
+    """A JSON-able description of a plan (column units; choices by name; long axes summarised;
+    custom profiles with every resolved constant, so that a changed profile file changes the
+    fingerprint)."""
+    from runner.profiles import describe, profile_names
+
+    names = profile_names(plan)
+    out = {
         "seed": plan.seed,
         "n_points": plan.n_points,
         "axes": [{"label": a.label, "length": a.length,
-                  "values": {c: _axis_values(c, v) for c, v in a.values.items()}}
+                  "values": {c: _axis_values(c, v, names) for c, v in a.values.items()}}
                  for a in plan.axes],
-        "fixed": {c: _human(c, v) for c, v in plan.fixed.items()},
+        "fixed": {c: _human(c, v, names) for c, v in plan.fixed.items()},
         "random": [{"column": r.column, "kind": r.kind,
                     **({"lo": r.lo, "hi": r.hi} if r.kind != "choice" else
-                       {"options": _human(r.column, r.options),
+                       {"options": _human(r.column, r.options, names),
                         "cum_weights": r.cum_weights.tolist()})} for r in plan.random],
         "overrides": plan.overrides,
     }
+    if plan.profiles:
+        out["profiles"] = {k: describe(d) for k, d in plan.profiles.items()}
+    return out

@@ -213,7 +213,21 @@ def test_inputs_the_profile_resolves_come_back_as_used():
     assert list(r["wws_bytes"]) == [5 * GIB] * 3          # nonzero memory less the hot set
     assert list(r["disk_wws_bytes"]) == [10 * GIB] * 3
     assert r["stream_cap_Bps"][2] == 339e6                 # Hyper-V's single TCP stream
-    assert r["device_state_bytes"][1] == 8e6
+    assert r["device_state_bytes"][1] == 8e6 + 2 * 8192   # devices + 2 vCPUs (the default)
+
+
+def test_vcpus_add_their_state_to_the_switchover():
+    """Independent truth: each vCPU adds the profile's per-vCPU state (8 KiB, assumed) to the
+    device state, and the switch-over sends it at the line rate: 768 vCPUs on 10 GbE add
+    766 x 8 KiB / (10 Gbit/s x efficiency) of downtime; a given device state is taken as is."""
+    vc = np.array([2.0, 768.0, 768.0])
+    r = simulate({"profile": np.array(["vsphere-5.1"] * 3, dtype=object), "vcpus": vc,
+                  "memory_bytes": 4 * GIB, "link_bps": 10e9,
+                  "device_state_bytes": np.array([np.nan, np.nan, 1e6])})
+    assert list(r["device_state_bytes"]) == [8e6 + 2 * 8192, 8e6 + 768 * 8192, 1e6]
+    extra_ms = (r["downtime_ms"][1] - r["downtime_ms"][0])
+    wire_Bps = 10e9 / 8 * r["efficiency"][0]
+    assert extra_ms == pytest.approx(766 * 8192 / wire_Bps * 1e3, rel=0.02)
 
 
 def test_outputs_that_do_not_apply_are_nan_never_zero():

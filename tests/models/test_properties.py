@@ -63,8 +63,11 @@ def test_more_dirtying_never_faster_or_cheaper(p, factor):
             # time or traffic, but never less of everything: it is paid in time, traffic or
             # downtime, or in a strictly larger guest slowdown. (The throttle used to count when
             # merely equal, 0 >= 0 for every unthrottled run, so this could not fail: issue 15.)
+            # Clark's skip rule can make the two nearly tie (a 4x faster writer on a small working
+            # set, forced after the same round: the final rounds differ by 1e-6), hence 1e-4.
             throttled_more = busy["max_throttle_pct"] > calm["max_throttle_pct"] + 1e-9
-            assert any(worse[:3]) or throttled_more
+            assert any(busy[k] >= calm[k] * (1 - 1e-4)
+                       for k in ("total_time_s", "transferred_bytes", "downtime_ms")) or throttled_more
         else:
             assert worse[0] and worse[1]
     if calm["status"] != "completed":

@@ -116,3 +116,38 @@ def test_permutation_equivariance_with_a_capped_stream_among_equals():
     for p in itertools.permutations(range(7)):
         p = np.array(p)
         assert np.array_equal(max_min(cap, ends[p], caps[p]), r[p])
+
+
+# ---------------------------------------------------------------------------- paths (topology)
+def test_parking_lot_over_paths():
+    """Links A and B of capacity 1: one stream over both, one on each. Max-min: 1/2 each; with
+    the long stream capped at 0.2, the short ones get 0.8."""
+    cap = np.array([1.0, 1.0])
+    ends = np.array([[0, 1, -1], [0, -1, -1], [1, -1, -1]])
+    assert max_min(cap, ends, np.full(3, np.inf)) == pytest.approx([0.5, 0.5, 0.5])
+    assert max_min(cap, ends, np.array([0.2, np.inf, np.inf])) == pytest.approx([0.2, 0.8, 0.8])
+
+
+def test_bottleneck_deep_in_the_path():
+    """NICs of 10, an uplink of 6 shared by three streams, a fourth stream on a NIC alone."""
+    cap = np.array([10.0, 10.0, 10.0, 6.0, 10.0])
+    ends = np.array([[0, 3, 4], [1, 3, 4], [2, 3, 4], [0, -1, -1]])
+    r = max_min(cap, ends, np.full(4, np.inf))
+    assert r == pytest.approx([2.0, 2.0, 2.0, 8.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_unused_links_change_no_bit(n_streams, n_links, seed):
+    """A datacenter's link vector has many links no stream crosses (max_min works on the used
+    ones only): padding the same problem with 200 unused links gives bit-identical rates."""
+    rng = np.random.default_rng(seed)
+    cap = rng.uniform(1.0, 10.0, n_links)
+    ends = rng.integers(-1, n_links, (n_streams, 3))
+    ends[:, 0] = rng.integers(0, n_links, n_streams)
+    caps = np.where(rng.random(n_streams) < 0.3, rng.uniform(0.1, 5.0, n_streams), np.inf)
+    small = max_min(cap, ends, caps)
+    pad = 200
+    big_cap = np.concatenate([rng.uniform(1.0, 10.0, pad), cap])
+    big = max_min(big_cap, np.where(ends >= 0, ends + pad, -1), caps)
+    assert np.array_equal(small, big)

@@ -92,8 +92,11 @@ def test_real_migrations_land_in_rows_and_validate_reads_them(run_cli, tmp_path)
     assert float(bulk["max_bandwidth_Bps"]) == 64e6 and float(bulk["downtime_limit_ms"]) == 300
     assert float(bulk["observed_downtime_ms"]) >= 0 and bulk["qemu_version"].startswith(("7", "8", "9"))
     assert float(bulk["loadavg_1m"]) >= 0
+    # 500 pages/s over 256 pages since the guest began writing: a sequential writer's phase
+    assert 0.0 <= float(bulk["writer_phase"]) < 1.0
 
     assert stuck["status"] == "failed" and stuck["converged"] == "false"
+    assert stuck["writer_phase"] == ""                  # random writes have no phase
     assert stuck["reason"].startswith("cancelled")
     assert 3.0 < float(stuck["total_time_s"]) < 8.0
     assert float(stuck["downtime_limit_ms"]) == 100 and int(stuck["dirty_sync_count"]) > 3

@@ -17,9 +17,22 @@ from runner.scenario.run import load_tables, run_scenario
 from runner.scenario.spec import load_scenario
 
 SWEEPS = Path(__file__).resolve().parents[3] / "sweeps"
-SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep"]
+SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep", "rack-uplinks",
+           "maintenance-cluster"]
 
 pytestmark = pytest.mark.cluster
+
+
+def _same(a, b) -> bool:
+    """Equal, NaN equal to NaN (values that do not exist)."""
+    import math
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
 
 
 def _tables(root: Path) -> dict[str, pl.DataFrame]:
@@ -67,7 +80,25 @@ def test_one_stream_actor_per_stream_and_a_single_shared_one_agree(ray_cluster):
         for k in ref.rows:
             assert np.array_equal(ref.rows[k], got.rows[k],
                                   equal_nan=ref.rows[k].dtype.kind == "f"), k
-        assert ref.summary == got.summary and ref.host_stats == got.host_stats
+        assert _same(ref.summary, got.summary) and _same(ref.host_stats, got.host_stats)
+
+
+@pytest.mark.parametrize("name", ["rack-uplinks", "maintenance-cluster"])
+def test_actors_give_the_in_process_results_on_topology_scenarios(ray_cluster, name):
+    """Every point of the topology specs, engine to engine: rows, summary, host books, links."""
+    spec = load_scenario(SWEEPS / f"{name}.toml")
+    pool = ActorPool(3, 3)
+    try:
+        for i, scn in spec.scenarios():
+            ref = Engine(scn).run(scn.stages)
+            got = Engine(scn, pool.backend()).run(scn.stages)
+            for k in ref.rows:
+                assert np.array_equal(ref.rows[k], got.rows[k],
+                                      equal_nan=ref.rows[k].dtype.kind == "f"), (i, k)
+            assert _same(ref.summary, got.summary) and _same(ref.host_stats, got.host_stats)
+            assert ref.links == got.links
+    finally:
+        pool.shutdown()
 
 
 def test_cli_actors_join_the_cluster(ray_cluster, run_cli, tmp_path):
@@ -82,3 +113,27 @@ def test_cli_actors_join_the_cluster(ray_cluster, run_cli, tmp_path):
     a, b = _tables(tmp_path / "a"), _tables(tmp_path / "l")
     for table in a:
         assert a[table].equals(b[table]), table
+
+
+@pytest.mark.slow
+def test_thousand_variant_datacenter_sweep_as_ray_tasks(ray_cluster, tmp_path):
+    """sweeps/datacenter-sweep.toml: 1,000 points (concurrency limit x oversubscription x NIOC
+    shares) as Ray tasks on the two-node cluster, Parquet tables like any run; sampled points equal
+    the in-process engine's."""
+    from models.scenario import run
+
+    spec = load_scenario(SWEEPS / "datacenter-sweep.toml")
+    assert spec.n_points == 1000
+    res = run_scenario(spec, tmp_path / "dc", address=ray_cluster.address, progress=False)
+    assert len(res.nodes) == 2
+    t = _tables(tmp_path / "dc")
+    assert t["scenarios"].height == 1000 and t["migrations"].height == 8000
+    for p in (0, 437, 999):
+        ref = run(spec.scenario(p))
+        row = t["scenarios"].filter(pl.col("point_id") == p).row(0, named=True)
+        assert row["makespan_s"] == ref.summary["makespan_s"]
+        assert row["events"] == ref.summary["events"]
+    shares = t["scenarios"].group_by("network_migration_shares").agg(
+        pl.col("makespan_s").mean()).sort("network_migration_shares")
+    ms = shares.get_column("makespan_s").to_list()
+    assert ms[0] > ms[-1]        # more NIOC shares for vMotion: shorter evacuations on average

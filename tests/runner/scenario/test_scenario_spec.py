@@ -10,7 +10,8 @@ from models.errors import SpecError
 from runner.scenario.spec import column_name, load_scenario, parse_scenario
 
 SWEEPS = Path(__file__).resolve().parents[3] / "sweeps"
-SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep"]
+SHIPPED = ["evacuate-vsphere", "evacuate-hyperv", "concurrency-sweep", "rack-uplinks",
+           "maintenance-cluster"]
 
 BASE = """
 kind = "scenario"
@@ -171,6 +172,27 @@ def _error(text: str) -> SpecError:
     (lambda t: t + "[grid]\nvms.memory = [\"1GiB\", \"lots\"]\n", "grid.vms.memory[1]", "lots",
      "size"),
     (lambda t: "colour = 3\n" + t, "colour", "colour", "a scenario key"),
+    # issue 14: topology, capacity, maintenance
+    (lambda t: t + "[network]\nuplinks = 1\n", "network.uplinks", "uplinks", "uplink"),
+    (lambda t: t + '[network]\nuplink = "fast"\n', "network.uplink", "fast", "bit/s"),
+    (lambda t: t + '[network]\nuplink = "10Gbps"\noversubscription = 3\n',
+     "network.oversubscription", "3", "not both"),
+    (lambda t: t + "[network]\nmigration_shares = 0\n", "network.migration_shares", "0", "1"),
+    (lambda t: t + '[network.datastores]\nnas = "1GB/s"\n', "network.datastores.nas", "nas",
+     "san"),
+    (lambda t: t.replace('datastores = ["san"]', 'datastores = ["san"]\nmemory = "-1GiB"'),
+     "hosts[0].memory", "-1GiB", "> 0"),
+    (lambda t: t.replace('datastores = ["san"]', 'datastores = ["san"]\nrack = "r"\n'
+                         'rack_size = 2'), "hosts[0].rack_size", "2", "not both"),
+    (lambda t: t + 'after = "back"\n', "plan.after", "back", "rebalance"),
+    (lambda t: t + 'unit = "rack"\n', "plan.maintenance", "None", "maintenance time"),
+    (lambda t: t + 'maintenance = "forever"\n', "plan.maintenance", "forever", "duration"),
+    (lambda t: t + "memory_overcommit = 0\n", "plan.memory_overcommit", "0", "0.01"),
+    (lambda t: t.replace('datastores = ["san"]', 'datastores = ["san"]\nrack_size = 2') +
+     '[[network.racks]]\nname = "esx-rack-2"\nsite = "dr"\n', "network.wan", "esx-1 -> esx-3",
+     "between sites default and dr"),
+    (lambda t: t + "[grid]\nnetwork.colour = [1]\n", "grid.network.colour", "network.colour",
+     "network.oversubscription"),
     (lambda t: t + "colour = 3\n", "plan.colour", "colour", "a plan key"),
 ])
 def test_bad_specs_name_file_field_value_and_allowed(mutate, field, value_part, allowed_part):
@@ -225,3 +247,42 @@ def test_sweeping_names_subnets_and_hosts():
     assert [h.subnet for h in spec.scenario(2).hosts] == ["default", "default", "other"]
     assert spec.point_values(3) == {"hosts.esx-3.subnet": "other", "vms.web.host": "esx-2"}
     assert len(spec.scenario(3).moves) == 0          # nothing on esx-1 to evacuate
+
+
+TOPO = BASE.replace('datastores = ["san"]', 'datastores = ["san"]\nrack_size = 2\n'
+                    'memory = "16GiB"\nmemory_used = "10GiB"\nbackground = "2Gbps"')
+
+
+def test_network_racks_capacity_and_maintenance_in_a_spec():
+    text = TOPO + 'maintenance = "10min"\nafter = "return"\n' + \
+        '[network]\noversubscription = 4\nnioc = true\nspine = "100Gbps"\n' + \
+        '[network.datastores]\nsan = "500MB/s"\n'
+    scn = parse_scenario(text).scenario(0)
+    assert [h.rack for h in scn.hosts] == ["esx-rack-1", "esx-rack-1", "esx-rack-2"]
+    assert scn.hosts[0].memory_capacity_bytes == 16 * 2**30
+    assert scn.hosts[0].background_bps == 2e9
+    net = scn.network
+    assert [(r.name, r.uplink_bps) for r in net.racks] == [("esx-rack-1", 5e9), ("esx-rack-2", 2.5e9)]
+    assert net.spine_bps == (("default", 100e9),) and net.datastore_Bps == (("san", 500e6),)
+    assert net.nioc is not None and net.nioc.migration_shares == 50.0
+    # 6 GiB free on esx-2 and esx-3: a 4 GiB VM fits on each, the other two are refused
+    refused = [m for m in scn.moves if m.refused]
+    assert len(refused) == 2 and all("no destination has room" in m.refused for m in refused)
+    assert [s.role for s in scn.stages] == ["evacuate", "return"]
+
+
+def test_sweeping_network_and_plan_fields():
+    text = TOPO + 'maintenance = "10min"\n[grid]\nnetwork.oversubscription = [1, 3]\n' + \
+        'plan.after = ["return", "stay"]\nhosts.memory = ["16GiB", "1TiB"]\n'
+    spec = parse_scenario(text)
+    assert spec.n_points == 8
+    assert spec.columns()["network.oversubscription"] == "network_oversubscription"
+    last = spec.scenario(7)
+    assert last.network.racks[0].uplink_bps == pytest.approx(20e9 / 3)
+    assert last.stages[1].role == "stay" and not any(m.refused for m in last.moves)
+
+
+def test_rack_uplinks_spec_uplinks_follow_the_oversubscription():
+    spec = load_scenario(SWEEPS / "rack-uplinks.toml")
+    ups = sorted({spec.scenario(i).network.racks[0].uplink_bps for i in range(spec.n_points)})
+    assert ups == [10e9, 20e9, 40e9, 80e9]
