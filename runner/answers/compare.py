@@ -42,7 +42,7 @@ def read_side(path: str | os.PathLike[str]) -> tuple[Any, str]:
 
     from runner.storage import rundir
 
-    p = Path(path)
+    p = rundir.resolve_run(path)       # results/<name> holding kept runs: its latest run
     if not p.exists():
         raise CompareError(f"{path}: no such file or directory; allowed: a run directory, or "
                            f"measured runs (a CSV or Parquet in migsim's columns)")

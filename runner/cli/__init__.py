@@ -44,7 +44,8 @@ def _options(
 def _register() -> None:
     # Each module adds its commands to ``app``.
     from runner.cli import (  # noqa: F401
-        calibrate, compare, frontier, measure, migrate, profiles, scenario, sweep, validate)
+        calibrate, compare, frontier, measure, migrate, profiles, report, runs, scenario, sweep,
+        validate)
 
 
 def main() -> None:

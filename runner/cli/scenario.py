@@ -80,11 +80,10 @@ def scenario(
         raise typer.BadParameter("--host-actors and --stream-actors need --engine actors",
                                  param_hint="--engine")
     loaded = load_scenario(spec, on_progress=_checking_progress(spec))
-    root = out if out is not None else default_out(loaded.name)
     if dry_run:
-        _dry_run(loaded, root, batch_size)
+        _dry_run(loaded, out if out is not None else default_out(loaded.name), batch_size)
         return
-    _run(loaded, root, engine.value, address, resume, force, batch_size, progress, host_actors,
+    _run(loaded, out, engine.value, address, resume, force, batch_size, progress, host_actors,
          stream_actors)
 
 
@@ -152,7 +151,7 @@ def _fmt(v: Any, path: str = "") -> str:
     return str(v)
 
 
-def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, force: bool,
+def _run(spec: Any, root: Path | None, engine: str, address: str | None, resume: bool, force: bool,
          batch_size: int | None, progress: bool, host_actors: int | None,
          stream_actors: int | None) -> None:
     from runner.scenario.run import run_scenario
@@ -162,8 +161,8 @@ def _run(spec: Any, root: Path, engine: str, address: str | None, resume: bool, 
                              force=force, batch_size=batch_size, progress=progress,
                              host_actors=host_actors, stream_actors=stream_actors,
                              on_note=lambda t: echo_err(f"migsim: {t}")),
-        f"migsim: interrupted; committed parts are kept in {root}; finish with: "
-        f"migsim scenario {spec.path} --out {root} --resume")
+        f"migsim: interrupted; committed parts are kept in {root or default_out(spec.name)}; "
+        f"finish with: migsim scenario {spec.path}{f' --out {root}' if root else ''} --resume")
     c = result.counts
     resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
         if result.resumed_batches else ""

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from runner.cli import app
-from runner.storage.rundir import default_out
 from runner.cli.common import (
     EXIT_HELP,
     ForceOption,
@@ -26,26 +25,49 @@ from runner.cli.common import (
 from runner.errors import OptionError, QueryError
 
 _SWEEP_HELP = (
-    "Run a sweep spec on Ray and write its results as Parquet.\n\n"
-    "Without --address (and without RAY_ADDRESS) migsim starts an embedded Ray and stops it at the "
-    "end; with --address it joins that cluster, and `ray job submit -- migsim sweep SPEC ...` works "
-    "as is.\n\n"
-    "Results go to results/<sweep-name>/ (or --out): spec.toml, spec.json (resolved spec), run.json "
-    "(marker, versions, counts) and the table results/part-*.parquet (read it with "
+    "Run a sweep spec and write its results as Parquet.\n\n"
+    "Overrides after the spec change it for this run (Hydra style): key=value replaces a value "
+    "(memory=32GiB, grid.link=[1GbE,10GbE]), +key=value adds one, ~key removes one; they are "
+    "recorded in run.json and spec.toml.\n\n"
+    "--executor auto (default) computes small sweeps in this process and larger ones on an "
+    "embedded Ray; --address (or RAY_ADDRESS) joins that Ray cluster, and `ray job submit -- migsim "
+    "sweep SPEC ...` works as is.\n\n"
+    "Without --out, every run is kept: results/<sweep-name>/<UTC start time>/, with "
+    "results/<sweep-name>/latest pointing to the newest (commands taking a run accept "
+    "results/<sweep-name>; `migsim runs` lists them). Rerunning a spec whose newest run is complete "
+    "and up to date computes nothing; --force computes a new run anyway; --resume finishes the "
+    "newest run of the spec. A run directory holds spec.toml, spec.json (resolved spec), run.json "
+    "(marker, versions, overrides, counts) and the table results/part-*.parquet (read it with "
     "pl.scan_parquet(\"RUN/results\")). One migsim process at a time writes a run directory (a "
     "lock); --resume verifies every kept part's checksum.\n\n" + EXIT_HELP
 )
+
+
+class Executor(str, Enum):
+    """Where a sweep's batches run."""
+
+    auto = "auto"
+    local = "local"
+    ray = "ray"
 
 
 @app.command(help=_SWEEP_HELP)
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML), e.g. sweeps/quickstart.toml.",
                                          show_default=False)],
+    overrides: Annotated[Optional[list[str]], typer.Argument(
+        help="Overrides of the spec: key=value, +key=value, ~key (e.g. memory=32GiB "
+             "grid.link=[1GbE,10GbE]).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="Run directory (default: results/<sweep-name>).")] = None,
+        "--out", "-o", help="Run directory (default: a new run kept under "
+                            "results/<sweep-name>/<time>/).")] = None,
     address: Annotated[Optional[str], typer.Option(
         "--address", help="Ray cluster to join: host:port, ray://host:port or auto "
-                          "(default: $RAY_ADDRESS, else an embedded Ray).")] = None,
+                          "(default: $RAY_ADDRESS; implies --executor ray).")] = None,
+    executor: Annotated[Executor, typer.Option(
+        "--executor", help="auto: in this process up to "
+                           "5,000,000 points, else an embedded Ray; local: in this process; ray: "
+                           "on Ray.")] = Executor.auto,
     resume: ResumeOption = False,
     force: ForceOption = False,
     dry_run: Annotated[bool, typer.Option(
@@ -56,21 +78,27 @@ def sweep(
         help="Points per Ray task (default: the spec's, else by sweep size).")] = None,
     progress: ProgressOption = True,
 ) -> None:
-    from runner.sweep.spec import load_spec
+    from runner.sweep.execute import choose_executor
+    from runner.sweep.overrides import load_spec
 
     if resume and force:
         raise OptionError("--resume keeps an existing run and --force replaces it: use one")
-    loaded = load_spec(spec)
-    root = out if out is not None else default_out(loaded.name)
+    overrides = list(overrides or [])
+    loaded = load_spec(spec, overrides)
+    chosen = choose_executor(executor.value, loaded.n_points, address)
     if dry_run:
-        _dry_run(loaded, root, batch_size)
+        _dry_run(loaded, out, batch_size, resume, force, chosen)
         return
-    _run(loaded, root, address, resume, force, batch_size, progress)
+    _run(loaded, out, address, resume, force, batch_size, progress, executor.value, overrides,
+         spec)
 
 
-def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
+def _dry_run(spec: Any, out: Path | None, batch_size: int | None, resume: bool, force: bool,
+             executor: str) -> None:
     from runner.cli.display import human, table
+    from runner.storage import rundir
     from runner.storage.schema import INPUT_COLUMNS
+    from runner.sweep.run import MANIFEST_KIND
 
     plan = spec.plan
     n = plan.n_points
@@ -79,7 +107,15 @@ def _dry_run(spec: Any, root: Path, batch_size: int | None) -> None:
                        if a.length > 1) or "one point"
     typer.echo(f"sweep {spec.name} ({spec.path}): {n:,} points ({sizes})")
     typer.echo(f"batches: {-(-n // bs):,} of up to {bs:,} points")
-    typer.echo(f"output: {root} ({output_state(root)})")
+    if out is not None:
+        typer.echo(f"output: {out} ({output_state(out)})")
+    else:
+        place = rundir.place_run(spec.name, MANIFEST_KIND, spec.fingerprint(), resume=resume,
+                                 force=force)
+        state = ("resumed" if place.resume else "complete and up to date: nothing to compute"
+                 if place.root.exists() else "a new run, kept beside the earlier ones")
+        typer.echo(f"output: {place.root} ({state})")
+    typer.echo(f"executor: {executor}")
     swept = plan.swept_columns()
     fixed = [c for c in INPUT_COLUMNS if c in plan.fixed]
     if fixed:
@@ -110,16 +146,22 @@ def _first(v: Any) -> Any:
     return v[0].item() if isinstance(v, np.ndarray) else v
 
 
-def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
-         batch_size: int | None, progress: bool) -> None:
+def _run(spec: Any, out: Path | None, address: str | None, resume: bool, force: bool,
+         batch_size: int | None, progress: bool, executor: str, overrides: list[str],
+         spec_path: Path) -> None:
+    import shlex
+
     from runner.sweep.run import run_sweep
 
+    again = " ".join(shlex.quote(a) for a in [str(spec_path), *overrides]
+                     + (["--out", str(out)] if out is not None else []))
+    where = out if out is not None else f"results/{spec.name}/latest"
     result = run_interruptible(
-        lambda: run_sweep(spec, root, address=address, resume=resume, force=force,
-                          batch_size=batch_size, progress=progress,
-                          on_note=lambda t: echo_err(f"migsim: {t}")),
-        f"migsim: interrupted; committed parts are kept in {root}; finish with: "
-        f"migsim sweep {spec.path} --out {root} --resume")
+        lambda: run_sweep(spec, out, address=address, resume=resume, force=force,
+                          batch_size=batch_size, progress=progress, executor=executor,
+                          overrides=overrides, on_note=lambda t: echo_err(f"migsim: {t}")),
+        f"migsim: interrupted; committed parts are kept in {where}; finish with: "
+        f"migsim sweep {again} --resume")
     c = result.counts
     rate = result.computed_points / result.compute_s if result.compute_s > 0 else 0.0
     resumed = f"; {result.resumed_batches} of {result.n_batches} parts kept from before" \
@@ -127,9 +169,13 @@ def _run(spec: Any, root: Path, address: str | None, resume: bool, force: bool,
     echo_err(f"migsim: {result.n_points:,} points: {c['completed']:,} completed, "
               f"{c['rejected']:,} rejected, {c['failed']:,} failed; {result.wall_s:.1f} s wall, "
               f"{result.compute_s:.1f} s computing ({rate:,.0f} points/s){resumed}")
+    from runner.storage.rundir import is_kept_parent
+
+    kept = out is None and is_kept_parent(result.root.parent)
+    shown = result.root.parent if kept else result.root     # results/<name> reads the latest
     echo_err(f"migsim: results in {result.root}/results ({result.n_batches} "
-             f"part{'s' if result.n_batches != 1 else ''}); try: migsim summary "
-             f"{result.root} --by profile")
+             f"part{'s' if result.n_batches != 1 else ''}, {result.executor}); try: migsim "
+             f"summary {shown} --by profile")
 
 
 def _warn_incomplete(run_dir: Path, table: str | None = None, verify: bool = False) -> None:
@@ -238,18 +284,17 @@ class PlotKind(str, Enum):
     activity = "activity"      # scenario runs: running and queued migrations over time
     maintenance = "maintenance"  # scenario runs: maintenance window per host (Gantt)
     frontier = "frontier"      # frontier runs: boundary vs an axis (runner.plots.frontier)
+    xy = "xy"                  # any run: runner.plots.generic
+    cdf = "cdf"
 
 
-class ColorBy(str, Enum):
-    """Colouring of the convergence map."""
-
-    verdict = "verdict"
-    downtime = "downtime"
+#: Colourings of the convergence map (``--color`` of the other figures is a field).
+CONVERGENCE_COLORS = ("verdict", "downtime")
 
 
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>).",
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (results/<name>: its latest run).",
                                             show_default=False)],
     kind: Annotated[PlotKind, typer.Argument(
         help="convergence: dirty rate x link speed by verdict/downtime; time: total time and "
@@ -257,38 +302,88 @@ def plot(
              "scenario runs: timeline (Gantt per host), makespan (vs the swept field), links "
              "(busiest links over time), activity (running and queued), maintenance (window per "
              "host); frontier runs: frontier (boundary vs the first varying input, a line per "
-             "profile).",
+             "profile); any run: xy (--x, --y, median and band), cdf (distribution of --y).",
         show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Image file (.png, .svg or .pdf).",
                                       show_default=False)],
     where: Annotated[Optional[str], typer.Option(
         "--where", help="SQL predicate selecting points first, e.g. \"memory_bytes = 17179869184\".")
     ] = None,
-    color: Annotated[ColorBy, typer.Option(
-        "--color", help="Convergence map colour: verdict or median downtime.")] = ColorBy.verdict,
+    x: Annotated[Optional[str], typer.Option(
+        "--x", help="xy: the field on the x axis (a column or input name, e.g. dirty_rate).")
+    ] = None,
+    y: Annotated[Optional[str], typer.Option(
+        "--y", help="xy, cdf: the field plotted (e.g. downtime_ms).")] = None,
+    color: Annotated[Optional[str], typer.Option(
+        "--color", help="convergence: verdict (default) or downtime; xy, cdf: a field, one line "
+                        "per value.")] = None,
+    facet: Annotated[Optional[str], typer.Option(
+        "--facet", help="xy: a field, one panel per value.")] = None,
+    table: Annotated[Optional[str], typer.Option(
+        "--table", help="xy, cdf: the table of a scenario run (migrations, scenarios, hosts).")
+    ] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
     point: Annotated[Optional[int], typer.Option(
         "--point", min=0, help="timeline: the scenario point to draw (default: the first).")] = None,
 ) -> None:
     """Draw a figure of a run (PNG for reports: axes with units, legends)."""
-    from runner.plots.charts import plot as draw
-
+    k = kind.value
+    used = {"--x": x, "--facet": facet, "--table": table} if k != "xy" else {}
+    if k == "cdf":
+        used = {"--x": x, "--facet": facet}
+    elif k != "xy":
+        used["--y"] = y
+    given = [o for o, v in used.items() if v is not None]
+    if given:
+        raise OptionError(f"{', '.join(given)}: not an option of plot {k} (xy takes --x --y "
+                          f"--color --facet --table; cdf takes --y --color --table)")
     _warn_incomplete(run_dir)
-    if kind.value in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
+    if k in ("timeline", "makespan", "links", "activity", "maintenance", "frontier"):
+        from runner.storage.rundir import resolve_run
+
+        run_dir = resolve_run(run_dir)   # results/<name>: its latest run
+    if k in ("timeline", "makespan"):  # scenario figures (runner.plots.timeline)
         from runner.plots.timeline import plot as draw_scenario
-        echo_err(f"migsim: wrote {draw_scenario(run_dir, kind.value, out, point=point, title=title)}")
+
+        echo_err(f"migsim: wrote {draw_scenario(run_dir, k, out, point=point, title=title)}")
         return
-    if kind.value in ("links", "activity", "maintenance"):   # runner.plots.scenario (issue 14)
+    if k in ("links", "activity", "maintenance"):   # runner.plots.scenario (issue 14)
         from runner.plots.scenario import plot as draw_dc
-        echo_err(f"migsim: wrote {draw_dc(run_dir, kind.value, out, point=point, title=title)}")
+
+        echo_err(f"migsim: wrote {draw_dc(run_dir, k, out, point=point, title=title)}")
+        return
+    if k in ("xy", "cdf"):
+        from runner.plots import generic
+
+        need = ["--y"] + (["--x"] if k == "xy" else [])
+        missing = [o for o in need if {"--x": x, "--y": y}[o] is None]
+        if missing:
+            raise OptionError(f"plot {k}: needs {' and '.join(missing)} FIELD (a column or input "
+                              f"name, e.g. --x dirty_rate --y downtime_ms)")
+        if k == "xy":
+            path = generic.xy(run_dir, out, x, y, color=color, facet=facet, where=where,
+                              table=table, title=title)
+        else:
+            path = generic.cdf(run_dir, out, y, color=color, where=where, table=table, title=title)
+        echo_err(f"migsim: wrote {path}")
         return
     from runner.plots.frontier import is_frontier_run
-    if kind.value == "frontier" or is_frontier_run(run_dir):
+    from runner.storage.rundir import resolve_run
+
+    if k == "frontier" or is_frontier_run(resolve_run(run_dir)):
         from runner.plots.frontier import plot as draw_frontier
-        if kind.value != "frontier":
-            raise QueryError(f"plot {kind.value}: {run_dir} is a frontier run; allowed: "
+
+        if k != "frontier":
+            raise QueryError(f"plot {k}: {run_dir} is a frontier run; allowed: "
                              f"migsim plot {run_dir} frontier")
         echo_err(f"migsim: wrote {draw_frontier(run_dir, out, where=where, title=title)}")
         return
-    path = draw(run_dir, kind.value, out, where=where, color=color.value, title=title)
+    from runner.plots.charts import plot as draw
+
+    if k == "convergence" and color not in (None, *CONVERGENCE_COLORS):
+        raise OptionError(f"--color: invalid value {color!r} for plot convergence; allowed: "
+                          f"{', '.join(CONVERGENCE_COLORS)}")
+    if k != "convergence" and color is not None:
+        raise OptionError(f"--color: not an option of plot {k} (convergence, xy and cdf take it)")
+    path = draw(run_dir, k, out, where=where, color=color or "verdict", title=title)
     echo_err(f"migsim: wrote {path}")

@@ -336,8 +336,11 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
     if not isinstance(spec, ScenarioSpec):
         spec = load_scenario(spec)
-    root = Path(out) if out is not None else rundir.default_out(spec.name)
     fingerprint = spec.fingerprint()
+    # without --out: kept side by side under results/<name>/<time>/ (runner.storage.rundir.place_run)
+    place = rundir.RunPlace(Path(out), None, resume) if out is not None else rundir.place_run(
+        spec.name, MANIFEST_KIND, fingerprint, resume=resume, force=force)
+    root, resume, force = place.root, place.resume, force and place.parent is None
     address = address or os.environ.get("RAY_ADDRESS") or None
     use_ray = engine == "actors" or address is not None
     notes: list[str] = []
@@ -357,7 +360,9 @@ def run_scenario(spec: ScenarioSpec | str | Path, out: str | Path | None = None,
         new_manifest=lambda lay: _manifest(spec, lay, fingerprint, engine),
         spec_text=spec.text, resolved=spec.resolved, what="scenario spec",
         on_damaged=lambda p, why: note(f"{p}: {why}; recomputing it"))
-    for text in run.notes:
+    if place.parent is not None and run.created:
+        rundir.set_latest(place.parent, root)
+    for text in place.notes + run.notes:
         note(text)
     layout, existing = run.layout, run.existing
     moves = spec.move_counts()
@@ -493,7 +498,7 @@ def load_tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """
     from runner.storage import store
 
-    root = Path(run_dir)
+    root = rundir.resolve_run(run_dir)
     man = rundir.read_manifest(root)
     if man["kind"] != MANIFEST_KIND:
         raise RunDirError(f"{root}: is not a scenario run (run.json kind {man['kind']!r})")

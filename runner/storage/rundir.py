@@ -1176,8 +1176,8 @@ def create(root: Path, spec_text: str, resolved: dict[str, Any], manifest: dict[
 def node_id() -> str:
     """The Ray node id of this process, else the host name (provenance of parts)."""
     try:
-        import ray
-        if ray.is_initialized():
+        ray = sys.modules.get("ray")   # never import Ray here: the local executor runs without it
+        if ray is not None and ray.is_initialized():
             return ray.get_runtime_context().get_node_id()
     except Exception:  # noqa: BLE001 - provenance only
         pass
@@ -1242,3 +1242,161 @@ class RunResult:
         for meta in parts.values():
             self.add(meta.get("counts", {}))
         self.resumed_batches = len(parts)
+
+
+# ====================================================================== kept runs
+#: Name of the pointer to the newest run of a spec: ``results/<name>/latest`` (a relative symlink,
+#: so that Polars, pyarrow and DuckDB follow it as they would a directory).
+LATEST = "latest"
+#: Names of kept runs: the UTC start time, ``20261202T083012Z`` (sorts in time order); a run
+#: started in the same second as another gets ``-2``, ``-3``, ...
+_STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?$")
+
+
+def is_kept_parent(path: Path) -> bool:
+    """True when ``path`` holds kept runs (a ``latest`` pointer or timestamped run directories)
+    rather than being a run itself."""
+    if not path.is_dir() or (path / MANIFEST).is_file():
+        return False
+    if (path / LATEST).is_symlink() or (path / LATEST).is_dir():
+        return True
+    return any(_STAMP_RE.match(p.name) and (p / MANIFEST).is_file() for p in path.iterdir())
+
+
+def kept_runs(parent: Path) -> list[Path]:
+    """The run directories kept under ``parent``, oldest first (by name: the start time)."""
+    if not parent.is_dir():
+        return []
+    return sorted((p for p in parent.iterdir()
+                   if _STAMP_RE.match(p.name) and p.is_dir() and not p.is_symlink()),
+                  key=lambda p: _stamp_key(p.name))
+
+
+def _stamp_key(name: str) -> tuple[str, int]:
+    base, _, n = name.partition("-")
+    return base, int(n or 1)
+
+
+def latest_run(parent: Path) -> Path | None:
+    """The run ``parent/latest`` points to (``None`` when there is none or it is dangling)."""
+    link = parent / LATEST
+    if link.is_symlink():
+        target = parent / os.readlink(link)
+        return target if (target / MANIFEST).is_file() or target.is_dir() else None
+    return None
+
+
+def resolve_run(path: str | os.PathLike[str]) -> Path:
+    """A run directory from what the user typed: ``results/<name>`` holding kept runs means its
+    latest run; anything else is returned as is (so errors still name what was typed)."""
+    p = Path(path)
+    if not (p / MANIFEST).exists() and (p / LATEST).is_symlink():
+        target = latest_run(p)
+        if target is not None:
+            return target
+    return p
+
+
+def new_run_name(parent: Path) -> Path:
+    """A fresh timestamped run directory under ``parent`` (not created)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    cand, n = parent / stamp, 1
+    while cand.exists() or cand.is_symlink():
+        n += 1
+        cand = parent / f"{stamp}-{n}"
+    return cand
+
+
+def set_latest(parent: Path, run: Path | None) -> None:
+    """Point ``parent/latest`` at ``run`` (atomically: a new symlink renamed over the old one);
+    ``None`` removes the pointer."""
+    link = parent / LATEST
+    if run is None:
+        if link.is_symlink():
+            link.unlink()
+        return
+    tmp = parent / f".{LATEST}.{os.getpid()}{TMP_SUFFIX}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(run.name, tmp)
+    os.replace(tmp, link)
+
+
+@dataclass
+class RunPlace:
+    """Where a run without ``--out`` goes (see :func:`place_run`).
+
+    Attributes
+    ----------
+    root : Path
+        The run directory to open.
+    parent : Path or None
+        ``results/<name>`` when the run is kept side by side with earlier ones (None: ``--out``
+        or a directory in the single-run layout of earlier migsim).
+    resume : bool
+        Open ``root`` with ``resume`` (an earlier run of the same spec resumed, or found up to
+        date).
+    notes : list of str
+        What to tell the user.
+    """
+
+    root: Path
+    parent: Path | None
+    resume: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def place_run(name: str, kind: str, fingerprint: str, *, resume: bool, force: bool,
+              base: Path | None = None) -> RunPlace:
+    """Choose the run directory of a run without ``--out``: runs are kept side by side.
+
+    ``results/<name>/<UTC start time>/`` holds each run and ``results/<name>/latest`` points to the
+    newest. Rules:
+
+    - ``resume``: the newest kept run of this spec (same fingerprint and model version); none: a
+      new run.
+    - no flag: when the newest run of this spec is complete and up to date, there is nothing to
+      compute (it is reopened, verified, and the command exits 0); otherwise a new run, the earlier
+      ones untouched.
+    - ``force``: always a new run (earlier runs are never deleted).
+    - ``results/<name>`` itself a run (the single-run layout of earlier migsim): used as ``--out``
+      would be, with a note.
+
+    Parameters
+    ----------
+    name : str
+        The spec's name.
+    kind : str
+        The manifest kind.
+    fingerprint : str
+        The spec's fingerprint (overrides included).
+    resume, force : bool
+        The command-line flags.
+    base : Path, optional
+        Parent of every spec's runs (default ``results``).
+    """
+    parent = (base if base is not None else RESULTS) / name
+    st = inspect(parent)
+    if st.kind in ("run", "old-run", "half-made"):
+        return RunPlace(parent, None, resume, [
+            f"{parent}: holds a run in the single-run layout of earlier migsim versions; using it "
+            f"as --out {parent} (move it away to keep runs side by side)"])
+    if resume:
+        for run in reversed(kept_runs(parent)):
+            if _same_spec(run, kind, fingerprint):
+                return RunPlace(run, parent, True)
+        return RunPlace(new_run_name(parent), parent, False,
+                        [f"{parent}: no earlier run of this spec to resume; starting a new run"])
+    latest = latest_run(parent)
+    if not force and latest is not None and up_to_date(latest, kind, fingerprint):
+        return RunPlace(latest, parent, False)   # open_run: "nothing to compute"
+    return RunPlace(new_run_name(parent), parent, False)
+
+
+def _same_spec(root: Path, kind: str, fingerprint: str) -> bool:
+    try:
+        man = read_manifest(root)
+    except MigsimError:
+        return False
+    return (man.get("kind") == kind and man.get("fingerprint") == fingerprint
+            and man.get("model_version") == models.MODEL_VERSION)

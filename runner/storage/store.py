@@ -68,7 +68,7 @@ class RunInfo:
 
 def _root_of(run_dir: str | os.PathLike[str]) -> tuple[Path, str | None]:
     """The run directory, and the table when ``run_dir`` names a table directory."""
-    root = Path(run_dir)
+    root = rundir.resolve_run(run_dir)
     if root.name in rundir.ALL_TABLES and not (root / rundir.MANIFEST).exists() \
             and (root.parent / rundir.MANIFEST).is_file():
         return root.parent, root.name

@@ -38,11 +38,11 @@ def one_line_error(res) -> str:
 
 def test_sweep_on_an_embedded_local_ray(tmp_path: Path, write_spec, run_cli) -> None:
     spec = write_spec(LOCAL, "local")
-    res = run_cli(["sweep", spec], cwd=tmp_path)
+    res = run_cli(["sweep", spec, "--executor", "ray"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    root = tmp_path / "results" / "cli-local"
+    root = (tmp_path / "results" / "cli-local" / "latest").resolve()   # kept runs: <name>/<time>
     assert "40 points: 40 completed, 0 rejected, 0 failed" in res.stderr, res.stderr
-    assert "results in results/cli-local" in res.stderr, res.stderr
+    assert f"results in results/cli-local/{root.name}" in res.stderr, res.stderr
     assert "points/s" in res.stderr, res.stderr  # progress lines (stderr is not a terminal)
     man = json.loads((root / "run.json").read_text())
     assert man["status"] == "complete" and man["ray"] == "embedded"
@@ -80,7 +80,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path, write_spec, 
     out = res.stdout
     assert "40 points (profile 2 x link 2 x dirty_rate 10)" in out
     assert "batches: 6 of up to 7 points" in out
-    assert "output: results/cli-local (will be created)" in out
+    assert "output: results/cli-local/20" in out and "(a new run, kept beside" in out
+    assert "executor: local" in out
     assert "vsphere-5.1" in out and "1 Gbit/s" in out and "10 MB/s" in out
     assert not (tmp_path / "results").exists()
 

@@ -31,7 +31,9 @@ def test_two_writers_race_on_one_out(tmp_path: Path, start_cli, first: str, seco
     out = tmp_path / "out"
     if "resume" in (first, second) and first != "run":
         build_run(SMALL, out, batch_size=8, batches=[0, 1, 2])  # an interrupted run to finish
-    procs = [start_cli(["sweep", spec, "--out", out, "--no-progress", *FLAGS[k]])
+    # --executor ray: each writer holds the lock for seconds (Ray's start), so the two overlap
+    procs = [start_cli(["sweep", spec, "--out", out, "--no-progress", "--executor", "ray",
+                        *FLAGS[k]])
              for k in (first, second)]
     results = []
     for p in procs:
