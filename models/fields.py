@@ -179,9 +179,8 @@ class Field:
                 if bare is not None:
                     x = bare
                 else:
-                    ms = self.unit == "ms"   # (bare_s names the bare unit in the error message)
-                    x = units.parse_duration(value, self.name, 1e-3 if ms else 1.0)
-                    x = x * 1e3 if ms else x
+                    col_s = 1e-3 if self.unit == "ms" else 1.0   # (bare_s: for the message)
+                    x = units.parse_duration(value, self.name, col_s, unit_s=col_s)
             else:
                 x = units.parse_number(value, self.name, percent=k == "fraction")
         except ParameterError as exc:   # not a number or a known unit: the forms, then the range

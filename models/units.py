@@ -156,8 +156,9 @@ def parse_link(value: object, field: str = "link") -> float:
         raise UnitError(field, value, allowed) from None
 
 
-def parse_duration(value: object, field: str = "duration", bare_s: float = 1.0) -> float:
-    """Parse a duration into seconds.
+def parse_duration(value: object, field: str = "duration", bare_s: float = 1.0,
+                   unit_s: float = 1.0) -> float:
+    """Parse a duration into seconds (or into units of ``unit_s`` seconds).
 
     Parameters
     ----------
@@ -167,21 +168,24 @@ def parse_duration(value: object, field: str = "duration", bare_s: float = 1.0) 
         Parameter name used in the error message.
     bare_s : float
         Seconds in one unit of a bare number (1e-3 for a field kept in milliseconds).
+    unit_s : float
+        Seconds in one unit of the result (1e-3: milliseconds). The unit is converted by one factor,
+        so a value stays exact and representable (``"5e-324ms"`` is 5e-324 ms, not 0).
 
     Returns
     -------
     float
-        Duration in seconds.
+        Duration in units of ``unit_s`` (seconds by default).
     """
     bare = "ms" if bare_s == 1e-3 else "seconds"
     allowed = f"a duration such as 300ms, 5s, 2min, 50us, or a number of {bare}"
     n = _number(value, field, allowed)
     if n is not None:
-        return n * bare_s
+        return n * bare_s if bare_s == unit_s == 1.0 else n * (bare_s / unit_s)
     m = _TIME_RE.match(value)  # type: ignore[arg-type]
     if not m or m.group(2) is None:
         raise UnitError(field, value, allowed)
-    return float(m.group(1)) * _TIME_SCALE[m.group(2)]
+    return float(m.group(1)) * (_TIME_SCALE[m.group(2)] / unit_s)
 
 
 def parse_number(value: object, field: str = "value", percent: bool = False) -> float:

@@ -89,3 +89,10 @@ def test_domain_error_shows_the_users_value_in_the_column_unit():
     with pytest.raises(ParameterError) as exc:
         INPUT_BY_NAME["rtt"].parse("5s")
     assert "'5s' (= 5000 ms)" in str(exc.value) and "<= 1000 ms" in str(exc.value)
+
+
+def test_a_tiny_duration_is_converted_by_one_factor_not_lost_to_underflow():
+    # Hypothesis found "5e-324ms" parsed as 0 ms (through seconds: 5e-327 s underflows)
+    f = INPUT_BY_NAME["downtime_limit"]
+    assert f.parse("5e-324ms") == 5e-324
+    assert f.parse("2s") == 2000.0 and INPUT_BY_NAME["timeout"].parse("300ms") == 0.3
