@@ -87,7 +87,10 @@ class Mutant:
 #: Tests run for a mutant of each source file (fast tier only: the -m filter of pyproject applies).
 #: (the fastest, most discriminating files first: each mutant run stops at its first failure)
 _MODEL_TESTS = ("tests/models/test_independent_truth.py", "tests/runner/measure/test_validation.py",
-                "tests/runner/measure/test_measure_validate.py", "tests/models")
+                "tests/runner/measure/test_measure_validate.py", "tests/models/test_precopy.py",
+                "tests/models/test_published.py", "tests/models/test_migration.py",
+                "tests/models/test_workload.py", "tests/models/test_storage.py",
+                "tests/models/test_properties.py")
 _SCENARIO_TESTS = ("tests/models/test_independent_truth.py", "tests/models/test_admission.py",
                    "tests/models/test_sharing.py", "tests/models/test_scenario.py")
 SELECT: dict[str, tuple[str, ...]] = {
@@ -521,6 +524,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
     ap.add_argument("--no-confirm", action="store_true",
                     help="do not re-run the survivors of a no-JIT run with the compiled kernels")
+    ap.add_argument("--state", type=Path, default=None,
+                    help="JSON file the outcomes are written to as they come (default: "
+                         "<scratch>/outcomes.json)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take the outcome of a mutant CAUGHT in --state by the same snippet and "
+                         "replacement instead of running it again (survivors always run again)")
     ap.add_argument("--scratch", type=Path,
                     default=Path(tempfile.gettempdir()) / "migsim-mutation")
     args = ap.parse_args(argv)
@@ -543,6 +552,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(cat) - len(stale)} of {len(cat)} mutants apply; {len(stale)} stale")
         return 1 if stale else 0
 
+    import hashlib
+    import json
+
+    def key(m: Mutant) -> str:
+        return hashlib.sha256("\0".join((m.file, m.old, m.new, *selection(m))).encode()).hexdigest()[:16]
+
+    state_path = args.state or args.scratch / "outcomes.json"
+    state: dict[str, dict] = {}
+    if state_path.is_file():
+        state = json.loads(state_path.read_text())
+    lock = __import__("threading").Lock()
+
+    def remember(o: Outcome) -> None:
+        with lock:
+            state[o.mutant.id] = {"key": key(o.mutant), "verdict": o.verdict, "by": o.by,
+                                  "seconds": round(o.seconds, 1), "jit": o.jit}
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            state_path.write_text(json.dumps(state, indent=1))
+
     t0 = time.monotonic()
     files = repo_files()
     jobs = max(1, min(args.jobs, 2))
@@ -550,19 +578,30 @@ def main(argv: list[str] | None = None) -> int:
     for w in workers:
         sync_scratch(w.scratch, files)
     todo = [m for m in cat if m.id not in stale]
+    reused: dict[str, Outcome] = {}
+    if args.reuse:
+        for m in todo:
+            st = state.get(m.id)
+            if st and st["key"] == key(m) and st["verdict"] == "caught":
+                reused[m.id] = Outcome(m, "caught", st["by"] + " [earlier run]", st["seconds"],
+                                       st["jit"])
+        todo = [m for m in todo if m.id not in reused]
     # per worker a queue, models/ (no-JIT) and runner/ (JIT) mutants spread over both
     queues: list[list[Mutant]] = [todo[k::jobs] for k in range(jobs)]
     results: dict[str, Outcome] = {mid: Outcome(next(m for m in cat if m.id == mid), "stale", why)
                                    for mid, why in stale.items()}
+    results.update(reused)
 
     def drain(k: int) -> None:
         for m in queues[k]:
             o = run_mutant(m, workers[k], args.jit, args.timeout)
             results[m.id] = o
+            remember(o)
             print(f"  {m.id:<34} {o.verdict:<8} {o.by} ({o.seconds:.0f} s, "
                   f"{'jit' if o.jit else 'no-jit'})", flush=True)
 
-    print(f"running {len(todo)} mutants, {jobs} at a time, scratch copies in {args.scratch}",
+    print(f"running {len(todo)} mutants, {jobs} at a time, scratch copies in {args.scratch}"
+          + (f"; {len(reused)} caught in an earlier run with the same tests reused" if reused else ""),
           flush=True)
     with cf.ThreadPoolExecutor(jobs) as ex:
         for f in [ex.submit(drain, k) for k in range(jobs)]:
