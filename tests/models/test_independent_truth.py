@@ -225,3 +225,19 @@ def test_a_cancelled_migration_counts_only_what_went_out_before_the_cancel():
     assert out["status"] == "failed" and "timeout" in out["reason"]
     assert out["precopy_s"] == pytest.approx(20.0)
     assert out["memory_transferred_bytes"] == pytest.approx(20.0 * 100e6, abs=100e6 * 0.1)
+
+
+def test_xen_growing_rule_is_strict():
+    """xc_linux_save (Xen 3.x, the prototype's stop rules) forces the last iteration when
+    ``sent_this_iter > sent_last_iter && RATE_IS_MAX()``: strictly more. A 1 GiB guest sweeping
+    90 % of its memory at 2 GB/s, with Clark's rate rule switched off: every pass at the
+    500 Mbit/s maximum sends the same pages (the working set is saturated), so the growing rule
+    never fires and pre-copy runs on to the 3 x memory traffic limit."""
+    r = simulate({"profile": "xen-clark2005", "memory_bytes": 1 * GIB, "wws_bytes": 0.9 * GIB,
+                  "dirty_rate_Bps": 2e9, "dirty_pattern": "sequential", "link_bps": 1e9},
+                 overrides={"xen-clark2005": {"stop_if_rate_exceeds_max": False}}, detail=True)
+    passes = r["rounds"][0]
+    assert passes[1].rate_Bps * 8 == pytest.approx(500e6) and len(passes) > 3
+    assert passes[2].pages_sent == passes[1].pages_sent
+    assert r["forced"][0] and "traffic" in r["reason"][0]
+    assert r["memory_transferred_bytes"][0] >= 3 * GIB
