@@ -86,11 +86,11 @@ class Mutant:
 
 #: Tests run for a mutant of each source file (fast tier only: the -m filter of pyproject applies).
 #: (the fastest, most discriminating files first: each mutant run stops at its first failure)
-_MODEL_TESTS = ("tests/models/test_independent_truth.py", "tests/runner/measure/test_validation.py",
-                "tests/runner/measure/test_measure_validate.py", "tests/models/test_precopy.py",
+_MODEL_TESTS = ("tests/models/test_independent_truth.py", "tests/models/test_precopy.py",
                 "tests/models/test_published.py", "tests/models/test_migration.py",
                 "tests/models/test_workload.py", "tests/models/test_storage.py",
-                "tests/models/test_properties.py")
+                "tests/runner/measure/test_validation.py",
+                "tests/runner/measure/test_measure_validate.py", "tests/models/test_properties.py")
 _SCENARIO_TESTS = ("tests/models/test_independent_truth.py", "tests/models/test_admission.py",
                    "tests/models/test_sharing.py", "tests/models/test_scenario.py")
 SELECT: dict[str, tuple[str, ...]] = {
@@ -556,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     def key(m: Mutant) -> str:
-        return hashlib.sha256("\0".join((m.file, m.old, m.new, *selection(m))).encode()).hexdigest()[:16]
+        return hashlib.sha256("\0".join((m.file, m.old, m.new, *sorted(set(selection(m))))).encode()).hexdigest()[:16]
 
     state_path = args.state or args.scratch / "outcomes.json"
     state: dict[str, dict] = {}
