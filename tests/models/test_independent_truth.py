@@ -243,3 +243,153 @@ def test_xen_growing_rule_is_strict():
     # Clark 2005: stop once 3 x memory has been sent (the pass that crossed it is the last one)
     precopy = r["memory_transferred_bytes"][0] - r["final_round_bytes"][0]
     assert 3 * GIB <= precopy < 3 * GIB + passes[-1].wire_bytes
+
+
+# ----------------------------------------------------------------------------- QEMU rate limiting
+def _train_rows():
+    import csv
+    from pathlib import Path
+    with open(Path(__file__).resolve().parents[1] / "data" / "qemu-train.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_qemu_page_cost_is_the_measured_one():
+    """Measured (tests/data/qemu-train.csv, bulk runs): transferred bytes minus 9 per zero page,
+    over the normal pages, is 4104 wire bytes per 4 KiB page. A guest of only normal pages that
+    writes nothing sends that per page, whatever its size."""
+    per_page = [(float(r["ram_transferred_bytes"]) - 9 * float(r["ram_duplicate_pages"]))
+                / float(r["ram_normal_pages"]) for r in _train_rows()
+                if r["run_id"].startswith("A_") and float(r["ram_normal_pages"]) > 10000]
+    assert per_page and max(per_page) - min(per_page) < 0.1
+    measured = float(np.median(per_page))
+    for gib in (1, 4):
+        out = one(profile="qemu", memory_bytes=gib * GIB)
+        assert out["memory_transferred_bytes"] / (gib * GIB / PAGE) == pytest.approx(measured,
+                                                                                     rel=2e-5)
+
+
+def test_qemu_rate_limiter_windows_and_lifted_cap():
+    """QEMU's limiter (migration/qemu-file.c; BUFFER_DELAY = 100 ms) lets max-bandwidth x 100 ms
+    through per window, at the link's rate, then waits for the window to end; the stop-and-copy
+    runs with the cap lifted (migration.c sets the rate limit to unlimited when it stops the
+    guest). 4 GiB of normal pages at 128 MiB/s on 10 GbE: 320 full windows, then the remainder at
+    the payload rate; downtime = device state at the payload rate + the 1 ms resume."""
+    pol = get_profile("qemu")
+    wire = 4 * GIB / PAGE * WIRE_PAGE
+    budget = 128 * 2**20 * 0.1
+    windows = math.floor(wire / budget)
+    link = 10e9 / 8 * PAYLOAD
+    out = one(profile="qemu", memory_bytes=4 * GIB, link_bps=10e9)
+    assert windows == 320
+    assert out["precopy_s"] == pytest.approx(windows * 0.1 + (wire - windows * budget) / link,
+                                             rel=1e-9)
+    assert out["downtime_ms"] == pytest.approx((pol.device_state_bytes / link + 0.001) * 1e3,
+                                               rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- Xen adaptation
+def test_clark_next_round_rate_is_last_dirty_rate_plus_50_mbit():
+    """Clark 2005 §5.3: each round after the first goes at the previous round's dirtying rate plus
+    50 Mbit/s, capped at 500 Mbit/s. The dirtying rate of a round is what it left dirty (Clark's
+    prototype skips pages re-dirtied within the round, so nothing else is pending) over its
+    duration."""
+    r = simulate({"profile": "xen-clark2005", "memory_bytes": 800e6, "wws_bytes": 128e6,
+                  "dirty_rate_Bps": 20e6, "link_bps": 1e9}, detail=True)
+    passes = r["rounds"][0]
+    assert len(passes) >= 3
+    for a, b in zip(passes, passes[1:]):
+        dirty_bps = a.pending_after * PAGE * 8 / a.duration_s
+        assert b.rate_Bps * 8 == pytest.approx(min(dirty_bps + 50e6, 500e6), rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- link: streams
+def test_single_stream_uses_one_nic_multichannel_all():
+    """Hyper-V's TCP transport is one stream (339 MB/s peak on 10 GbE) whatever the NICs; SMB
+    Multichannel opens one per NIC: 4 x 10 GbE x 0.98 (SMB Direct efficiency, assumed)."""
+    tcp = one(profile="hyperv-2012", memory_bytes=4 * GIB, link_bps=10e9, nics=4)
+    smb = one(profile="hyperv-2012", memory_bytes=4 * GIB, link_bps=10e9, nics=4, transport="smb")
+    assert tcp["effective_rate_Bps"] == HYPERV_STREAM_Bps
+    assert smb["effective_rate_Bps"] == pytest.approx(4 * 10e9 / 8 * 0.98, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- storage
+def test_shared_nothing_mirror_shares_the_migration_link():
+    """vSphere shared-nothing: the disk is copied over the vMotion network (so at most its payload
+    rate, 118.7 MB/s on 1 GbE, not the 200 MB/s datastore rate), mirroring guest writes as it
+    goes (dx/dt = c - w x / S, integrated here), and the mirror keeps running while memory moves:
+    memory gets the link less the 20 MB/s of mirrored writes."""
+    S, w = 40 * GIB, 20e6
+    c = 1e9 / 8 * PAYLOAD
+    sol = solve_ivp(lambda t, x: [c - w * x[0] / S], (0, 10 * S / c), [0.0],
+                    events=lambda t, x: x[0] - S, rtol=1e-10, atol=1.0)
+    out = one(profile="vsphere-5.1", storage="shared-nothing", disk_bytes=S, disk_write_rate_Bps=w,
+              memory_bytes=4 * GIB, link_bps=1e9)
+    assert out["storage_s"] == pytest.approx(float(sol.t_events[0][0]), rel=1e-6)
+    assert out["effective_rate_Bps"] == pytest.approx(c - w, rel=1e-12)
+
+
+def test_mirror_throttles_writes_beyond_its_share():
+    """The synchronous mirror may take at most half the copy path (mirror_max_share = 0.5,
+    assumed): guest writes of 150 MB/s on a 200 MB/s path are held to 100 MB/s, a third held back."""
+    assert get_profile("vsphere-5.1").mirror_max_share == 0.5
+    out = one(profile="vsphere-5.1", storage="mirror", disk_bytes=40 * GIB,
+              disk_write_rate_Bps=150e6, storage_rate_Bps=200e6)
+    assert out["disk_write_throttle_pct"] == pytest.approx(100 / 3, rel=1e-9)
+
+
+def test_iterative_storage_precopy_is_a_series_of_dirty_block_passes():
+    """ESX 4.x iterative block copy: pass 1 copies the disk; each next pass the blocks the guest
+    dirtied meanwhile (random writes over the rewritten region: the coupon-collector count); it
+    stops when what is dirty can be copied within the 500 ms goal (then copied with the VM
+    suspended). Worked out here pass by pass."""
+    from models.storage import BLOCK_BYTES
+    S, wws, w, c = 40 * GIB, 4 * GIB, 50e6, 200e6
+    W, a = wws / BLOCK_BYTES, w / BLOCK_BYTES
+    pending, t, total = S, 0.0, 0.0
+    for _ in range(100):
+        tau = pending / c
+        t += tau
+        total += pending
+        pending = W * (1 - math.exp(-a * tau / W)) * BLOCK_BYTES
+        if pending / c <= 0.5:
+            break
+    out = one(profile="vsphere-5.1", storage="iterative", disk_bytes=S, disk_wws_bytes=wws,
+              disk_write_rate_Bps=w, storage_rate_Bps=c)
+    assert out["storage_s"] == pytest.approx(t, rel=1e-9)
+    assert out["storage_transferred_bytes"] == pytest.approx(total + pending, rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- placement (more)
+def test_least_loaded_means_memory_not_vm_count():
+    """h1 runs one 4 GiB VM, h2 two 1 GiB VMs. Least loaded by memory: the first 2 GiB VM goes to
+    h2 (2 < 4 GiB), the second to h1 (4 = 4 GiB, and h1 runs fewer VMs)."""
+    hosts = tuple(Host(f"h{i}", 10e9, 1, "net", ("san",)) for i in range(3))
+    vms = (_vm("x", "h1", 4), _vm("y", "h2", 1), _vm("z", "h2", 1), _vm("a", "h0", 2),
+           _vm("b", "h0", 2))
+    moves, _ = expand(hosts, vms, PlanSpec(evacuate=("h0",), placement="least-loaded"))
+    assert [(m.vm, m.destination) for m in moves] == [("a", "h2"), ("b", "h1")]
+
+
+def test_rolling_evacuation_refills_hosts_already_drained():
+    """Rolling: h0 is drained first (to h2: h1 is still to be drained), then h1 — and h0, empty
+    by then, is a destination again: round-robin over h0 and h2, its turn counter carried on
+    from the first stage (one VM placed: the next turn is the second host, h2)."""
+    hosts = tuple(Host(f"h{i}", 10e9, 1, "net", ("san",)) for i in range(3))
+    vms = (_vm("a", "h0", 1), _vm("b", "h1", 1), _vm("c", "h1", 1))
+    moves, stages = expand(hosts, vms, PlanSpec(evacuate=("h0", "h1"), rolling=True,
+                                                placement="round-robin"))
+    assert [(m.vm, m.destination) for m in moves] == [("a", "h2"), ("b", "h2"), ("c", "h0")]
+    assert stages[1].after == 0
+
+
+def test_vsphere_max_switchover_bounds_a_suspended_storage_copy():
+    """maxSwitchoverSeconds (100 s) bounds all the guest's stun, the final copy of an iterative
+    storage migration made with the VM suspended included: a disk rewritten nearly as fast as it
+    is copied is still mostly dirty after the 10-pass cap, and its final copy takes far more than
+    100 s, so the migration fails; the same disk with a calm guest completes."""
+    kw = dict(profile="vsphere-5.1", storage="iterative", disk_bytes=400 * GIB,
+              disk_wws_bytes=400 * GIB, storage_rate_Bps=200e6)
+    hot = one(**kw, disk_write_rate_Bps=190e6)
+    calm = one(**kw, disk_write_rate_Bps=1e6)
+    assert hot["status"] == "failed" and "switch" in hot["reason"]
+    assert calm["status"] == "completed"

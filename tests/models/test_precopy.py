@@ -306,3 +306,53 @@ def test_passes_applied_in_closed_form_equal_iterating_them(pattern, exact):
         np.testing.assert_allclose(fast[k], slow[k], rtol=1e-9 if exact else 1e-3, err_msg=k)
     # the final pending pages lie in the same band of one check interval's pages either way
     np.testing.assert_allclose(fast["downtime_ms"], slow["downtime_ms"], rtol=1e-9 if exact else 0.05)
+
+
+def test_sdps_throttles_up_to_99_percent_then_forces():
+    """SDPS (models/policy.py: throttle until dirtying is half the send rate, at most 99 %,
+    assumed): a guest dirtying 50 GB/s over 1 GbE needs more than 99 %, so it is throttled to
+    exactly 99 %, stalls there, and the switch-over is forced (vSphere completes the migration
+    with a longer stun; it never gives up)."""
+    r = simulate({"profile": "vsphere-5.1", "memory_bytes": 8 * GIB, "wws_bytes": 4 * GIB,
+                  "dirty_rate_Bps": 50e9, "link_bps": 1e9})
+    assert r["max_throttle_pct"][0] == pytest.approx(99.0)
+    assert r["status"][0] == "completed" and r["forced"][0]
+
+
+def test_sdps_off_forces_the_switchover_instead():
+    """--sdps false: vSphere does not throttle; a pre-copy that stalls is forced to switch over
+    (the VM is stunned with the pages still dirty), it does not fail."""
+    r = simulate({"profile": "vsphere-5.1", "memory_bytes": 8 * GIB, "wws_bytes": 4 * GIB,
+                  "dirty_rate_Bps": 2e9, "link_bps": 1e9, "sdps": False})
+    assert r["max_throttle_pct"][0] == 0.0
+    assert r["status"][0] == "completed" and r["forced"][0]
+
+
+def test_auto_converge_steps_follow_qemu_defaults():
+    """QEMU 7.2 (migration/ram.c, mig_throttle_guest_down and migration_trigger_throttle): once a
+    second, if the guest dirtied more than throttle-trigger-threshold (50 %) of what was sent,
+    for the second time in a row, the throttle starts at cpu-throttle-initial (20 %), then rises by
+    cpu-throttle-increment (10 %) up to max-cpu-throttle (99 %). Passes here last over a second,
+    so each sync is a check: the throttle appears at the third pass and rises every second pass."""
+    r = simulate({"profile": "qemu", "memory_bytes": 2 * GIB, "wws_bytes": 256 * 2**20,
+                  "dirty_rate_Bps": 20e9, "max_bandwidth_Bps": 100e6, "auto_converge": True},
+                 detail=True)
+    passes = r["rounds"][0]
+    assert all(p.duration_s > 1.0 for p in passes)
+    steps = [round(p.throttle_pct, 6) for p in passes]
+    assert steps[:6] == [0, 0, 20, 20, 30, 30]
+    seen = [s for i, s in enumerate(steps) if s and (i == 0 or steps[i - 1] != s)]
+    assert seen == [20, 30, 40, 50, 60, 70, 80, 90, 99]
+    assert r["max_throttle_pct"][0] == pytest.approx(99.0)
+
+
+def test_auto_converge_triggers_above_half_of_what_is_sent():
+    """A guest dirtying 75 % of the cap at random over a 3 GiB working set: more than the 50 %
+    trigger, so auto-converge throttles it (and a guest dirtying 40 % of it is left alone)."""
+    def run(rho):
+        return simulate({"profile": "qemu", "memory_bytes": 4 * GIB, "wws_bytes": 3 * GIB,
+                         "dirty_rate_Bps": rho * 100e6, "max_bandwidth_Bps": 100e6,
+                         "auto_converge": True})
+    busy, calm = run(0.75), run(0.40)
+    assert busy["status"][0] == "completed" and busy["max_throttle_pct"][0] >= 20
+    assert calm["max_throttle_pct"][0] == 0.0

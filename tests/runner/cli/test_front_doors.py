@@ -56,6 +56,15 @@ def test_models_migrate_takes_human_units_and_every_input_moves_the_answer():
 
 
 # ----------------------------------------------------------------------------------- migsim CLI
+def test_pages_per_second_count_pages_of_the_page_size_given(run_cli):
+    """``--dirty-rate 7000pages/s --page-size 2MiB`` is 7000 x 2 MiB/s, not 7000 x 4 KiB/s."""
+    r = run_cli(["migrate", "--profile", "qemu", "--page-size", "2MiB", "--dirty-rate",
+                 "7000pages/s", "--json"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["dirty_rate_Bps"] == 7000 * 2**21
+
+
+
 def test_text_output_of_a_rejected_migration_says_why(run_cli):
     r = run_cli(["migrate", "--profile", "vsphere-5.1", "--link", "100Mbps"])
     assert r.returncode == 0, r.stderr          # a refusal is an answer
