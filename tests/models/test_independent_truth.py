@@ -393,3 +393,16 @@ def test_vsphere_max_switchover_bounds_a_suspended_storage_copy():
     calm = one(**kw, disk_write_rate_Bps=1e6)
     assert hot["status"] == "failed" and "switch" in hot["reason"]
     assert calm["status"] == "completed"
+
+
+def test_rolling_stage_waits_for_its_gap():
+    """A rolling evacuation with a 100 s gap: h1's VM is requested 100 s after h0's stage ends
+    (its last migration's end), not before."""
+    hosts = tuple(Host(f"h{i}", 10e9, 1, "net", ("san",)) for i in range(3))
+    vms = tuple(VM(n, "g", h, "san", False, "mirror",
+                   (("memory_bytes", 2 * GIB), ("dirty_rate_Bps", 0.0))) for n, h in
+                (("a", "h0"), ("b", "h1")))
+    moves, stages = expand(hosts, vms, PlanSpec(evacuate=("h0", "h1"), rolling=True, gap_s=100.0))
+    r = run(Scenario("t", "vsphere-5.1", hosts, vms, moves, stages, (), math.inf))
+    end_a = r.rows["end_s"][0]
+    assert r.rows["start_s"][1] == pytest.approx(end_a + 100.0, rel=1e-12)
