@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             f.result()
     # A no-JIT survivor may only have escaped a test deselected in that mode: confirm it compiled.
     again = [m for m in todo if results[m.id].verdict == "survived" and not results[m.id].jit
-             and not args.no_confirm]
+             and not m.equivalent and not args.no_confirm]
     if again:
         print(f"confirming {len(again)} no-JIT survivors with the compiled kernels", flush=True)
         queues[:] = [again[k::jobs] for k in range(jobs)]
