@@ -406,3 +406,23 @@ def test_rolling_stage_waits_for_its_gap():
     r = run(Scenario("t", "vsphere-5.1", hosts, vms, moves, stages, (), math.inf))
     end_a = r.rows["end_s"][0]
     assert r.rows["start_s"][1] == pytest.approx(end_a + 100.0, rel=1e-12)
+
+
+def test_a_switchover_keeps_its_bandwidth_on_both_nics():
+    """A stop-and-copy keeps the rate it had when the guest stopped, on the source's egress AND
+    the destination's ingress, while its bytes are sent. Two Hyper-V VMs from h0 and h1 into h2
+    over 1 GbE: a's 5 GB device state keeps h2's ingress full for ~42 s; b, started meanwhile, must
+    share what is left of it (nothing), so h2 never receives more than its line rate."""
+    from models.placement import MoveSpec
+    hosts = tuple(Host(f"h{i}", 1e9, 1, "net", ("san",)) for i in range(3))
+    vms = (VM("a", "g", "h0", "san", False, "mirror",
+              (("memory_bytes", 2 * GIB), ("dirty_rate_Bps", 0.0), ("device_state_bytes", 5e9))),
+           VM("b", "g", "h1", "san", False, "mirror",
+              (("memory_bytes", 2 * GIB), ("dirty_rate_Bps", 0.0))))
+    plan = PlanSpec(moves=(MoveSpec("a", to="h2"), MoveSpec("b", to="h2", start_s=30.0)))
+    moves, stages = expand(hosts, vms, plan)
+    r = run(Scenario("t", "hyperv-2012", hosts, vms, moves, stages, (), math.inf))
+    assert (r.rows["status"] == "completed").all()
+    a_stop = r.rows["end_s"][0] - r.rows["downtime_ms"][0] / 1e3
+    assert a_stop < 33.0 < r.rows["end_s"][0]           # b's pre-copy starts in a's stop-and-copy
+    assert r.host_stats[2]["peak_ingress_Bps"] <= 1e9 / 8 * (1 + 1e-9)
