@@ -55,6 +55,22 @@ def test_models_migrate_takes_human_units_and_every_input_moves_the_answer():
         models.migrate(memory="lots")
 
 
+def test_values_that_do_not_exist_are_null_never_zero(run_cli):
+    """A migration that never switched over has no downtime and no total time; a refused one has
+    no outputs at all: ``None`` from the Python API, ``null`` in ``--json``, never 0."""
+    failed = models.migrate(profile="qemu", memory="2GiB", dirty_rate="200MB/s",
+                            max_bandwidth="100MB/s", timeout="20s")
+    assert failed["status"] == "failed"
+    assert failed["downtime_ms"] is None and failed["total_time_s"] is None
+    assert failed["precopy_s"] == pytest.approx(20.0)
+    refused = models.migrate(profile="vsphere-5.1", link="100Mbps")
+    assert refused["status"] == "rejected"
+    assert refused["total_time_s"] is None and refused["transferred_bytes"] is None
+    r = run_cli(["migrate", "--profile", "vsphere-5.1", "--link", "100Mbps", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["downtime_ms"] is None and doc["precopy_rounds"] is None
+
+
 # ----------------------------------------------------------------------------------- migsim CLI
 def test_pages_per_second_count_pages_of_the_page_size_given(run_cli):
     """``--dirty-rate 7000pages/s --page-size 2MiB`` is 7000 x 2 MiB/s, not 7000 x 4 KiB/s."""
