@@ -326,6 +326,8 @@ def test_shared_nothing_mirror_shares_the_migration_link():
               memory_bytes=4 * GIB, link_bps=1e9)
     assert out["storage_s"] == pytest.approx(float(sol.t_events[0][0]), rel=1e-6)
     assert out["effective_rate_Bps"] == pytest.approx(c - w, rel=1e-12)
+    # ... and the pre-copy really runs at that rate: an idle guest's one pass
+    assert out["precopy_s"] == pytest.approx(4 * GIB / PAGE * WIRE_PAGE / (c - w), rel=1e-9)
 
 
 def test_mirror_throttles_writes_beyond_its_share():
