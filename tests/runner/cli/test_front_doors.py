@@ -69,6 +69,11 @@ def test_values_that_do_not_exist_are_null_never_zero(run_cli):
     r = run_cli(["migrate", "--profile", "vsphere-5.1", "--link", "100Mbps", "--json"])
     doc = json.loads(r.stdout)
     assert doc["downtime_ms"] is None and doc["precopy_rounds"] is None
+    # an input the profile resolves, for a transport the profile does not have: no value was used
+    bad = models.migrate(profile="qemu", transport="smb")
+    assert bad["status"] == "rejected" and "smb" in bad["reason"]
+    assert bad["efficiency"] is None and bad["stream_cap_Bps"] is None
+    assert bad["max_bandwidth_Bps"] == 128 * 2**20        # ... while the profile's own are shown
 
 
 # ----------------------------------------------------------------------------------- migsim CLI
