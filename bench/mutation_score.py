@@ -380,7 +380,13 @@ MUTANTS: list[Mutant] = [
                   "tests/models/test_migration.py")),
     Mutant("arrow-null-mask-dropped", "runner/storage/schema.py",
            "            if null is not None:\n                mask = mask | null\n", "",
-           "Parquet schema", "outputs that do not apply are written as values, not null"),
+           "Parquet schema", "outputs that do not apply are written as values, not null. "
+           "EQUIVALENT today: the mutated branch handles float columns only, and every float "
+           "output that does not apply is already NaN when it leaves models.migration (pinned by "
+           "tests/models/test_migration.py::test_outputs_that_do_not_apply_are_nan_never_zero), "
+           "so the NaN mask already nulls it; integer and bool columns take the other branch, "
+           "which keeps the null mask (checked by tests/runner/storage/test_nulls_in_parquet.py)",
+           equivalent=True),
     Mutant("arrow-count-truncated", "runner/storage/schema.py",
            "~np.isfinite(arr) | (arr != np.floor(arr))", "~np.isfinite(arr)", "Parquet schema",
            "a count that is not whole is truncated to an integer instead of null"),
