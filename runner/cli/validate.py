@@ -44,19 +44,25 @@ def validate(csv: Annotated[Path, typer.Argument(help="Measurements: a CSV, a ru
                                  "(the rule: runner/measure/split.py).")] = Split.all) -> None:
     import numpy as np
 
-    from runner.measure.validate import check_qemu, summarise  # loads the compiled model
+    from runner.measure.validate import (check_qemu_with_conditions, describe_conditions,
+                                         summarise)  # loads the compiled model
 
     if not csv.exists():
         raise RunDirError(f"{csv}: no such file or directory")
     try:
-        checks = check_qemu(csv)
-    except (KeyError, ValueError, OSError) as exc:
+        checks, conditions, source = check_qemu_with_conditions(csv)
+    except KeyError as exc:
+        raise RunDirError(f"{csv}: not QEMU measurements: no column {exc.args[0]!r} (allowed: a "
+                          f"training CSV like tests/data/qemu-train.csv, or the output of "
+                          f"migsim measure qemu)") from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{csv}: not QEMU measurements ({exc})") from None
     if split is not Split.all:
         checks = [c for c in checks if c.split == split.value]
     if not checks:
         raise RunDirError(f"{csv}: no runs to check" + (f" in the {split.value} part"
                                                           if split is not Split.all else ""))
+    typer.echo(f"conditions assumed (from {source}): {describe_conditions(conditions)}")
     typer.echo(f"{'run':<30} {'verdict':>9} {'time s':>9} {'model':>9} {'err':>6} "
                f"{'RAM MB':>9} {'model':>9} {'err':>6}")
     for c in checks:

@@ -2,13 +2,14 @@
 
 Two formats are read. The *training CSV* (``tests/data/qemu-train.csv``; columns ``mem_mib``,
 ``fill_mib``, ``pre_guest_write_rate_pps``, ...; one row per real migration) is mapped to model
-inputs with the fixed harness constants below. The output of ``migsim measure qemu`` (a run
+inputs with the harness conditions of its sidecar ``<name>.meta.toml`` (``[conditions]``; the
+constants below when there is none). The output of ``migsim measure qemu`` (a run
 directory, its ``runs.csv`` or a Parquet part; rows already in migsim's column vocabulary, see
 :mod:`runner.measure.rows`) carries its own conditions (``conditions.json``, or the ``# conditions:``
 line heading the CSV): cancel time, jitter allowance, loopback rate, firmware bytes. Either way the
 ``qemu`` profile predicts every run and the relative errors of total time and transferred RAM bytes,
 the downtime difference and whether the converged / not-converged verdict matches are reported.
-Constants of the training CSV (not fitted per run):
+Conditions of the training CSV (``tests/data/qemu-train.meta.toml``; not fitted per run):
 
 * the unshaped loopback carries ``LOOPBACK_Bps`` (the bulk runs' stop-and-copy moves ~1-9 MB in
   1-5 ms: about 2 GB/s); a shaped link carries its shaped rate; loopback has no Ethernet framing, so
@@ -88,28 +89,64 @@ def read_runs(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def qemu_columns(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
+def training_conditions(path: str | Path) -> tuple[dict[str, Any], str]:
+    """Harness conditions of a training CSV and where they come from.
+
+    Read from the sidecar ``<csv without .csv>.meta.toml`` (table ``[conditions]``: ``cancel_after_s``,
+    ``jitter_s``, ``loopback_Bps``, ``low_nonzero_bytes``, and any others to show), the
+    :data:`DEFAULT_CONDITIONS` filling what it leaves out.
+
+    Returns
+    -------
+    conditions : dict
+    source : str
+        The sidecar's path, or ``"built-in defaults"`` when there is none.
+    """
+    import tomllib
+
+    meta = Path(path).with_suffix(".meta.toml")
+    if not meta.is_file():
+        return dict(DEFAULT_CONDITIONS), "built-in defaults"
+    with open(meta, "rb") as fh:
+        doc = tomllib.load(fh)
+    cond = doc.get("conditions", {})
+    if not isinstance(cond, dict):
+        raise ValueError(f"{meta}: [conditions] must be a table")
+    for k in DEFAULT_CONDITIONS:
+        if k in cond and not (isinstance(cond[k], (int, float)) and not isinstance(cond[k], bool)
+                              and math.isfinite(cond[k]) and cond[k] >= 0):
+            raise ValueError(f"{meta}: conditions.{k} = {cond[k]!r}; allowed: a number >= 0")
+    return {**DEFAULT_CONDITIONS, **cond}, str(meta)
+
+
+def qemu_columns(rows: list[dict[str, str]],
+                 conditions: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Map measured QEMU runs to model input columns (SI units).
 
     Parameters
     ----------
     rows : list of dict
         Rows of a validation CSV (columns as in docs/qemu-validation-data.md).
+    conditions : dict, optional
+        Harness conditions (:func:`training_conditions`); default :data:`DEFAULT_CONDITIONS`.
 
     Returns
     -------
     dict
         Input columns for :func:`models.migration.simulate` with ``profile = qemu``.
     """
+    cond = {**DEFAULT_CONDITIONS, **(conditions or {})}
+
     def col(name: str) -> np.ndarray:
         return np.array([float(r[name] or 0) for r in rows])
 
     mem = col("mem_mib") * MIB
     ws = col("ws_pages") * PAGE
     ws_end = col("wsoff_mib") * MIB + ws
-    nonzero = np.minimum(np.maximum(col("fill_mib") * MIB, ws_end) + LOW_NONZERO, mem)
+    nonzero = np.minimum(np.maximum(col("fill_mib") * MIB, ws_end)
+                         + float(cond["low_nonzero_bytes"]), mem)
     shaped = col("link_shaped_Bps")
-    link_Bps = np.where(shaped > 0, shaped, LOOPBACK_Bps)
+    link_Bps = np.where(shaped > 0, shaped, float(cond["loopback_Bps"]))
     return {
         "profile": np.array(["qemu"] * len(rows), dtype=object),
         "memory_bytes": mem,
@@ -125,7 +162,7 @@ def qemu_columns(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
         "downtime_limit_ms": col("downtime_limit_ms"),
         "auto_converge": col("cap_auto_converge") > 0,
         "rtt_ms": np.zeros(len(rows)),
-        "timeout_s": np.full(len(rows), CANCEL_S),
+        "timeout_s": np.full(len(rows), float(cond["cancel_after_s"])),
     }
 
 
@@ -138,12 +175,20 @@ def check_qemu(path: str | Path) -> list[RunCheck]:
         A training CSV, a ``migsim measure qemu`` run directory, its ``runs.csv``, or a Parquet
         file of its rows.
     """
+    return check_qemu_with_conditions(path)[0]
+
+
+def check_qemu_with_conditions(path: str | Path) -> tuple[list[RunCheck], dict[str, Any], str]:
+    """:func:`check_qemu`, with the conditions assumed and where they come from."""
     p = Path(path)
     if p.is_dir() or p.suffix == ".parquet" or _is_measured_csv(p):
         rows, conditions = load_measured(p)
-        return check_measured(rows, conditions)
+        return check_measured(rows, conditions), conditions, f"{p}'s own conditions"
+    conditions, source = training_conditions(p)
     rows = read_runs(path)
-    res = simulate(qemu_columns(rows))
+    if not rows:
+        raise ValueError("no runs")
+    res = simulate(qemu_columns(rows, conditions))
     out = []
     for i, r in enumerate(rows):
         out.append(RunCheck(
@@ -156,8 +201,21 @@ def check_qemu(path: str | Path) -> list[RunCheck]:
             regime=r.get("regime", ""),
             group=r["run_id"].rsplit("_r", 1)[0] if "_r" in r["run_id"][-3:] else r["run_id"],
             downtime_ms=float(r["downtime_ms"] or "nan"),
-            predicted_downtime_ms=float(res["downtime_ms"][i])))
-    return out
+            predicted_downtime_ms=float(res["downtime_ms"][i]),
+            jitter_s=float(conditions["jitter_s"])))
+    return out, conditions, source
+
+
+def describe_conditions(conditions: dict[str, Any]) -> str:
+    """One line naming the conditions validation assumes (what ``migsim validate`` prints)."""
+    parts = [f"cancelled after {conditions['cancel_after_s']:g} s (the model's timeout)",
+             f"time errors net of {conditions['jitter_s'] * 1e3:g} ms jitter",
+             f"unshaped loopback {conditions['loopback_Bps'] / 1e9:g} GB/s",
+             f"{conditions['low_nonzero_bytes'] / MIB:g} MiB of firmware/kernel below the fill"]
+    for k in ("qemu_version", "accel", "host_cpus"):
+        if k in conditions:
+            parts.append(f"{k} {conditions[k]}")
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------------------- harness output

@@ -96,6 +96,7 @@ def test_unknown_column_is_a_parameter_error():
 
 
 def test_big_batch_in_chunks_equals_small():
+    """self-consistency: chunked and unchunked runs of the same kernels agree."""
     n = 70_000
     rng = np.random.default_rng(3)
     cols = {"profile": "qemu", "memory_bytes": rng.uniform(1, 8, n) * GIB,
@@ -136,6 +137,8 @@ def mixed_points(n, seed):
 
 
 def test_one_pass_per_point_equals_prepare_precopy_assemble():
+    """self-consistency: the row kernels and the array path share the physics (a bug in a shared
+    kernel passes this; tests/models/test_independent_truth.py checks the physics)."""
     # simulate() runs each point through the compiled row kernels back to back; the scenario
     # engine and --rounds use them as arrays (prepare, precopy passes, assemble): same rows, up to
     # the rounding of passes that simulate() applies in closed form

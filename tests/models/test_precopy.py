@@ -89,19 +89,81 @@ def test_random_dirtying_saturates_at_the_wws():
     assert r["final_round_bytes"][0] == pytest.approx(wws_pages * 4104, rel=0.01)
 
 
-def test_auto_converge_throttles_from_the_fourth_sync():
-    # validation/README.md: on the real runs the first throttle came at the 4th bitmap sync
-    # (the setup sync is the 1st; pass p ends with sync p + 2 and runs after sync p + 1, so the
-    # throttle set at the 4th sync acts from pass 3 on).
-    r = simulate({"profile": "qemu", "memory_bytes": 512 * 2**20, "zero_fraction": 0.5,
-                  "wws_bytes": 64 * 2**20, "dirty_rate_Bps": 0.9 * 32e6, "dirty_pattern": "sequential",
-                  "link_bps": 16e9, "efficiency": 1.0, "max_bandwidth_Bps": 32e6,
-                  "auto_converge": True}, detail=True)
-    passes = r["rounds"][0]
+def _measured(dataset):
+    """Rows of tests/data/qemu-measured.csv of one spec (sweeps/qemu/<dataset>.toml) and the model's
+    prediction of each, under the data set's own conditions (runner/measure/validate.py)."""
+    from pathlib import Path
+
+    from runner.measure.validate import load_measured, measured_columns
+
+    rows, cond = load_measured(Path(__file__).resolve().parents[1] / "data" / "qemu-measured.csv")
+    rows = [r for r in rows if r["dataset"] == dataset]
+    return rows, simulate(measured_columns(rows, cond), detail=True)
+
+
+def test_auto_converge_against_the_measured_runs():
+    """Measured (tests/data/qemu-measured.csv, sweeps/qemu/autoconverge.toml; QEMU 7.2, 64 MiB guest,
+    16 MiB working set, 32 MB/s cap): at 0.9 x the cap QEMU converged without throttling, for both
+    patterns; the only run that throttled, sequential at 1.6 x the cap (``autoconverge-p0002``, a
+    test-split point), converged with its first throttle at dirty-bitmap sync 11, a 60 % maximum
+    throttle, in 12.76 s. QEMU's own spread on auto-converge is 14.7 % (qemu-spread.csv)."""
+    rows, res = _measured("autoconverge")
+    by_id = {r["run_id"]: i for i, r in enumerate(rows)}
+    for rid in ("autoconverge-p0000-r0", "autoconverge-p0003-r0"):     # rho 0.9: no throttle
+        i = by_id[rid]
+        assert res["status"][i] == "completed" and res["max_throttle_pct"][i] == 0.0, rid
+    i = by_id["autoconverge-p0002-r0"]
+    row = rows[i]
+    assert row["converged"] == "true" and float(row["max_throttle_pct"]) == 60.0
+    assert int(row["throttle_first_sync"]) == 11
+    passes = res["rounds"][i]
     first = next(p for p in passes if p.throttle_pct > 0)
-    assert first.index + 1 == 4
-    assert first.throttle_pct == pytest.approx(20)
-    assert r["status"][0] == "completed" and r["max_throttle_pct"][0] >= 20
+    assert res["status"][i] == "completed"
+    # pass p ends with sync p + 2 (setup sync: 1) and runs at the throttle set at sync p + 1
+    assert abs((first.index + 1) - 11) <= 2
+    assert first.throttle_pct == pytest.approx(20)   # cpu-throttle-initial
+    assert 40 <= res["max_throttle_pct"][i] <= 70    # 60 measured, steps of 10 (increment)
+    assert res["total_time_s"][i] == pytest.approx(float(row["total_time_s"]), rel=0.25)
+
+
+@pytest.mark.xfail(strict=True, reason="model bug (issue 15): QEMU 7.2 converged at 1.2 x the cap "
+                   "without throttling (autoconverge-p0001: 1.92 s, 7 syncs); the model throttles "
+                   "to 30 % and takes 6.4 s. QEMU compares only the pages dirtied since the last "
+                   "sync with its threshold (tests/data/README.md); the lead is changing that physics")
+def test_auto_converge_not_needed_at_1_2_x_the_cap_sequential():
+    rows, res = _measured("autoconverge")
+    i = next(k for k, r in enumerate(rows) if r["run_id"] == "autoconverge-p0001-r0")
+    assert float(rows[i]["max_throttle_pct"]) == 0.0
+    assert res["max_throttle_pct"][i] == 0.0
+    assert res["total_time_s"][i] == pytest.approx(float(rows[i]["total_time_s"]), rel=0.25)
+
+
+def test_hot_sets_against_the_measured_runs():
+    """Measured (sweeps/qemu/hotset.toml): a 16 MiB working set written at random at half the
+    32 MB/s cap, plus a hot set of 256 KiB-4 MiB rewritten at 20-82 MB/s: QEMU converged every time
+    in 1.21-1.43 s. The model must converge too, within 15 % (QEMU's own spread on hot-set points
+    is 8.4 %, qemu-spread.csv)."""
+    rows, res = _measured("hotset")
+    assert len(rows) == 6
+    for i, r in enumerate(rows):
+        assert r["converged"] == "true"
+        assert res["status"][i] == "completed", r["run_id"]
+        assert res["total_time_s"][i] == pytest.approx(float(r["total_time_s"]), rel=0.15), r["run_id"]
+
+
+def test_gives_up_after_three_passes_without_progress():
+    """The model's rule for a pre-copy that cannot converge and has no remedy (models/precopy.py,
+    STALLS_TO_GIVE_UP = 3, assumed: QEMU itself iterates until cancelled): it fails at the third
+    pass in a row that leaves as much pending as the one before. A 256 MiB working set swept at
+    twice the 100 MB/s cap is entirely dirty after every pass: round 0, then three passes."""
+    r = simulate({"profile": "qemu", "memory_bytes": 2 * GIB, "wws_bytes": 256 * 2**20,
+                  "dirty_rate_Bps": 200e6, "dirty_pattern": "sequential",
+                  "max_bandwidth_Bps": 100e6}, detail=True)
+    passes = r["rounds"][0]
+    assert r["status"][0] == "failed" and "converge" in r["reason"][0]
+    wws_pages = 256 * 2**20 / 4096
+    assert all(p.pending_after == wws_pages for p in passes)
+    assert len(passes) == 1 + 3
 
 
 def test_qemu_without_auto_converge_fails_when_dirtying_beats_the_link():
@@ -187,6 +249,8 @@ def test_skip_poly_holds_to_1e_14_over_its_interval_and_meets_the_iteration_at_1
 @pytest.mark.parametrize("pattern", ["random", "sequential"])
 @pytest.mark.parametrize("uncapped", [False, True])
 def test_xen_steady_passes_in_reduced_form_equal_iterating_them(pattern, uncapped):
+    """self-consistency: the reduced form against the pass-by-pass path of the same kernels (a bug
+    in a shared kernel passes this; the physics is checked in test_independent_truth.py)."""
     # simulate() runs Xen's passes after round 0 in reduced form; the --rounds path iterates every
     # pass through the general kernels. Points cover every way a Xen pre-copy stops; without the
     # pass and traffic caps, runs of up to 70 passes.
@@ -223,6 +287,7 @@ def test_xen_final_round_goes_at_the_maximum_rate():
 
 @pytest.mark.parametrize("pattern, exact", [("random", True), ("sequential", False)])
 def test_passes_applied_in_closed_form_equal_iterating_them(pattern, exact):
+    """self-consistency: closed form against iterating the same kernels."""
     # QEMU at a dirty rate just under the link: tens to hundreds of passes, which simulate() applies
     # in closed form and the --rounds path iterates one by one. Random writes: the same arithmetic.
     # A sequential chase across many bands is advanced in expectation over the band phase.
@@ -244,13 +309,51 @@ def test_passes_applied_in_closed_form_equal_iterating_them(pattern, exact):
     np.testing.assert_allclose(fast["downtime_ms"], slow["downtime_ms"], rtol=1e-9 if exact else 0.05)
 
 
-def test_a_throttle_is_shown_on_the_passes_it_acts_on():
-    """SDPS decides its throttle at the end of a pass that was outpaced; ``--rounds`` shows it on
-    the passes that follow, never on round 0 (no remedy can act before a pass has been seen), and
-    the reported maximum is a throttle some pass ran at."""
-    r = simulate({"profile": np.array(["vsphere-5.1"], dtype=object), "memory_bytes": 16 * GIB,
-                  "dirty_rate_Bps": 300e6, "link_bps": 1e9}, detail=True)
+def test_sdps_throttles_up_to_99_percent_then_forces():
+    """SDPS (models/policy.py: throttle until dirtying is half the send rate, at most 99 %,
+    assumed): a guest dirtying 50 GB/s over 1 GbE needs more than 99 %, so it is throttled to
+    exactly 99 %, stalls there, and the switch-over is forced (vSphere completes the migration
+    with a longer stun; it never gives up)."""
+    r = simulate({"profile": "vsphere-5.1", "memory_bytes": 8 * GIB, "wws_bytes": 4 * GIB,
+                  "dirty_rate_Bps": 50e9, "link_bps": 1e9})
+    assert r["max_throttle_pct"][0] == pytest.approx(99.0)
+    assert r["status"][0] == "completed" and r["forced"][0]
+
+
+def test_sdps_off_forces_the_switchover_instead():
+    """--sdps false: vSphere does not throttle; a pre-copy that stalls is forced to switch over
+    (the VM is stunned with the pages still dirty), it does not fail."""
+    r = simulate({"profile": "vsphere-5.1", "memory_bytes": 8 * GIB, "wws_bytes": 4 * GIB,
+                  "dirty_rate_Bps": 2e9, "link_bps": 1e9, "sdps": False})
+    assert r["max_throttle_pct"][0] == 0.0
+    assert r["status"][0] == "completed" and r["forced"][0]
+
+
+def test_auto_converge_steps_follow_qemu_defaults():
+    """QEMU 7.2 (migration/ram.c, mig_throttle_guest_down and migration_trigger_throttle): once a
+    second, if the guest dirtied more than throttle-trigger-threshold (50 %) of what was sent,
+    for the second time in a row, the throttle starts at cpu-throttle-initial (20 %), then rises by
+    cpu-throttle-increment (10 %) up to max-cpu-throttle (99 %). Passes here last over a second,
+    so each sync is a check: the throttle appears at the third pass and rises every second pass."""
+    r = simulate({"profile": "qemu", "memory_bytes": 2 * GIB, "wws_bytes": 256 * 2**20,
+                  "dirty_rate_Bps": 20e9, "max_bandwidth_Bps": 100e6, "auto_converge": True},
+                 detail=True)
     passes = r["rounds"][0]
-    assert passes[0].throttle_pct == 0.0
-    assert passes[1].throttle_pct > 0.0
-    assert r["max_throttle_pct"][0] == max(p.throttle_pct for p in passes)
+    assert all(p.duration_s > 1.0 for p in passes)
+    steps = [round(p.throttle_pct, 6) for p in passes]
+    assert steps[:6] == [0, 0, 20, 20, 30, 30]
+    seen = [s for i, s in enumerate(steps) if s and (i == 0 or steps[i - 1] != s)]
+    assert seen == [20, 30, 40, 50, 60, 70, 80, 90, 99]
+    assert r["max_throttle_pct"][0] == pytest.approx(99.0)
+
+
+def test_auto_converge_triggers_above_half_of_what_is_sent():
+    """A guest dirtying 75 % of the cap at random over a 3 GiB working set: more than the 50 %
+    trigger, so auto-converge throttles it (and a guest dirtying 40 % of it is left alone)."""
+    def run(rho):
+        return simulate({"profile": "qemu", "memory_bytes": 4 * GIB, "wws_bytes": 3 * GIB,
+                         "dirty_rate_Bps": rho * 100e6, "max_bandwidth_Bps": 100e6,
+                         "auto_converge": True})
+    busy, calm = run(0.75), run(0.40)
+    assert busy["status"][0] == "completed" and busy["max_throttle_pct"][0] >= 20
+    assert calm["max_throttle_pct"][0] == 0.0

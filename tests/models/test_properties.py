@@ -103,12 +103,14 @@ def test_bytes_downtime_and_stop_rule(p):
 @SETTINGS
 @given(point)
 def test_same_inputs_same_outputs(p):
+    """self-consistency: determinism."""
     a, b = simulate(columns(p)), simulate(columns(p))
     for k in a:
         assert np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f"), k
 
 
 def test_batch_equals_points():
+    """self-consistency: one batch equals the same points one at a time."""
     rng = np.random.default_rng(7)
     n = 200
     cols = {

@@ -1,4 +1,14 @@
-"""Published measurements (REFERENCES.md): Hyper-V 2012 and Clark et al. 2005 (Xen)."""
+"""Published measurements (docs/references.md): Hyper-V 2012 and Clark et al. 2005 (Xen).
+
+Two kinds of test, kept apart:
+
+* **validation** (``test_hyperv_*``): every input is given by the publication (an idle 512 MB VM on
+  1 or 10 GbE; an 8 GB VM per transport) and nothing is chosen per row;
+* **calibration** (``test_clark_calibration_*``): the paper names its workloads (a web server,
+  SPECweb99, Quake 3) but not their dirty rates, so each row is given a workload chosen to fit
+  it, and its own resume time. These show the Xen mechanisms CAN reproduce the paper's rows, not
+  that the model predicts them; they are not evidence of accuracy.
+"""
 
 import pytest
 
@@ -32,8 +42,8 @@ def test_hyperv_2012_r2_transports_8gb():
     assert smb < 10
 
 
-# Clark et al. 2005 (Xen, gigabit LAN). The paper gives the workloads by name, not their dirty
-# rates, so each row is given one plausible workload: a writable working set (wws) rewritten at a
+# calibration: Clark et al. 2005 (Xen, gigabit LAN). The paper gives the workloads by name, not
+# their dirty rates, so each row is given one plausible workload: a writable working set (wws) rewritten at a
 # moderate rate and, for the web servers, the same small hot set (8 MB) rewritten much faster.
 # Resume times are the paper's own split of the downtime where it gives one.
 CLARK = {
@@ -52,7 +62,7 @@ def clark(name, **extra):
     return simulate(cols, overrides=over, detail=True)
 
 
-def test_clark_simple_web_server():
+def test_clark_calibration_simple_web_server():
     # first pass ~776 MB in ~62 s at 100 Mbit/s, then ~9.8 s more; downtime ~165 ms
     r = clark("web")
     first = r["rounds"][0][0]
@@ -62,7 +72,7 @@ def test_clark_simple_web_server():
     assert r["downtime_ms"][0] == pytest.approx(165, rel=0.15)
 
 
-def test_clark_specweb():
+def test_clark_calibration_specweb():
     # ~960 MB sent for 800 MB (x1.20), last round ~18.2 MB, downtime 210 ms
     r = clark("specweb")
     assert r["memory_transferred_bytes"][0] / 800e6 == pytest.approx(1.20, rel=0.15)
@@ -72,7 +82,7 @@ def test_clark_specweb():
     assert 0.5 * 18.2e6 < r["final_round_bytes"][0] < 18.2e6
 
 
-def test_clark_quake3():
+def test_clark_calibration_quake3():
     # ~88 MB sent for 64 MB (x1.37), last round ~148 KB, downtime 60 ms
     r = clark("quake")
     assert r["memory_transferred_bytes"][0] / (64 * 2**20) == pytest.approx(1.37, rel=0.15)
@@ -81,6 +91,7 @@ def test_clark_quake3():
 
 
 def test_clark_rates_adapt_from_100_to_500_mbit():
+    """validation of the published rule (first round 100 Mbit/s, capped at 500 Mbit/s)."""
     passes = clark("specweb")["rounds"][0]
     rates = [p.rate_Bps * 8 for p in passes]
     assert rates[0] == pytest.approx(100e6)
@@ -98,12 +109,15 @@ def test_clark_constant_writes_cannot_converge():
     # 512 MB VM sweeping a 256 MB region: round 0 sends the other half (the region's pages are
     # re-dirtied before their turn and skipped), the rate climbs to the maximum by the third round,
     # then the VM is suspended: ~638 MB sent (x1.25), last round ~222.5 MB at 500 Mbit/s, ~3.5 s.
+    # validation: the workload is given by the paper (a process writing a 256 MB region of a
+    # 512 MB VM as fast as it can: modelled as a sequential sweep at 60 MB/s, assumed); the paper
+    # gives no number of rounds, so none is asserted (issue 15: `len(passes) == 3` had no source).
     r = diabolical()
     assert r["status"][0] == "completed" and r["forced"][0] and not r["converged"][0]
     passes = r["rounds"][0]
-    assert len(passes) == 3
+    assert passes[0].rate_Bps * 8 == pytest.approx(100e6)      # §5.3: the first round at 100
     assert passes[0].wire_bytes < 0.6 * 512 * 2**20
-    assert passes[-1].rate_Bps * 8 > 400e6
+    assert all(p.rate_Bps * 8 <= 500e6 * (1 + 1e-12) for p in passes)
     assert r["final_round_bytes"][0] == pytest.approx(222.5e6, rel=0.15)
     assert r["memory_transferred_bytes"][0] / (512 * 2**20) == pytest.approx(1.25, rel=0.15)
     assert r["downtime_ms"][0] == pytest.approx(3500, rel=0.15)

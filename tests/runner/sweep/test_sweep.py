@@ -4,6 +4,8 @@ resumable, and careful with existing run directories."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import polars as pl
@@ -34,9 +36,39 @@ def frame(root: Path) -> pl.DataFrame:
     return runner.load(root).collect()
 
 
-def test_sweep_runs_every_point_once_on_both_nodes(ray_cluster, tmp_path: Path) -> None:
+def two_at_once(barrier: Path, timeout_s: float = 120.0):
+    """``run_batch`` that, for the first two batches to start, waits until both have started.
+
+    Each raylet of the test cluster has one CPU and a batch takes one, and the wait is a sleep
+    (not a Ray call, which would lend the CPU out): two batches running at once are on two
+    different nodes, so both nodes are used by construction, not by luck of scheduling. Each
+    starting batch leaves ``<barrier>/<batch>`` holding its node id. Defined inside a function so
+    that Ray ships it by value to the workers.
+    """
+    from runner.sweep.task import run_batch
+
+    def batch(plan, root, n_points, batch_size, b, *rest):
+        import ray
+        (barrier / str(b)).write_text(ray.get_runtime_context().get_node_id())
+        end = time.monotonic() + timeout_s
+        while len(os.listdir(barrier)) < 2 and time.monotonic() < end:
+            time.sleep(0.01)
+        return run_batch(plan, root, n_points, batch_size, b, *rest)
+
+    return batch
+
+
+def test_sweep_runs_every_point_once_on_both_nodes(ray_cluster, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.sweep import execute
+
     root = tmp_path / "run"
+    barrier = tmp_path / "started"
+    barrier.mkdir()
+    monkeypatch.setattr(execute, "run_batch", two_at_once(barrier))
     r = run_sweep(SPEC, root, batch_size=100, progress=False)
+    started = {p.name: p.read_text() for p in barrier.iterdir()}
+    assert len(started) == 12 and len(set(started.values())) == 2, started
     assert r.n_points == N and r.n_batches == 12 and r.computed_points == N
     assert sum(r.counts.values()) == N
     assert len(r.nodes) == 2  # both raylets ran batches
