@@ -460,7 +460,8 @@ def _stop_rule(C, i, seg, t, mem, pending, th, sent, last_sent, rate, dirty_Bps,
 
     ``t``, ``mem``, ``pending``: time, memory wire bytes and pending pages after the pass; ``th``:
     the next pass's threshold; ``sent``, ``last_sent``, ``rate``: this pass's and the previous
-    pass's pages and this pass's rate; ``stalled``: the pass completed a run of stalls.
+    pass's pages and this pass's rate; ``stalled``: the pass completed a run of stalls;
+    ``theta``: the vCPU throttle the pass ran at.
     """
     remedy = C[i, C_REMEDY]
     if pending <= th:
@@ -580,8 +581,9 @@ def _finish_row(C, S, i, pl, duration):
         mem = S[i, S_MEM_BYTES] + pl[P_WIRE] * used
         t = C[i, C_TIMEOUT_S]
     else:
+        # a remedy gives up only after a pass that ran at its largest throttle still stalled
         status, reason = _stop_rule(C, i, seg, t, mem, pending, th, pl[P_SENT], S[i, S_LAST_SENT],
-                                    pl[P_RATE], dirty_Bps, stalled, theta)
+                                    pl[P_RATE], dirty_Bps, stalled, S[i, S_THETA])
 
     S[i, S_PENDING] = pending
     S[i, S_PENDING_HOT] = pending_h

