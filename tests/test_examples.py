@@ -14,8 +14,8 @@ from tests.conftest import cli_env
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def _run(name: str) -> str:
-    r = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True,
+def _run(name: str, *args: str) -> str:
+    r = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True,
                        env=cli_env(), timeout=600, cwd=EXAMPLES.parent)
     assert r.returncode == 0, r.stderr
     assert "Answer:" in r.stdout
@@ -33,8 +33,12 @@ def test_large_vm_frontier():
 
 
 @pytest.mark.slow
-def test_evacuation_scenario():
-    out = _run("evacuation.py")
+def test_evacuation_scenario(tmp_path):
+    out = _run("evacuation.py", str(tmp_path))
+    for profile in ("vsphere-5.1", "hyperv-2012"):      # the reports: one file each, nothing remote
+        html = (tmp_path / f"evacuate-{profile}.html").read_text()
+        assert "<img" in html and "data:image/png;base64," in html
+        assert not re.search(r"""(src|href)=["']https?:""", html)
     m = re.search(r"host empty after\s+(\d+) s\s+(\d+) s", out)
     assert m is not None
     assert int(m.group(1)) < int(m.group(2))      # 8 concurrent vMotions vs 2 live migrations
