@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from runner.errors import QueryError
-from runner.plots.charts import (FORMATS, MAX_LINES, MAX_X, _binned, context, pyplot,
+from runner.plots.charts import (MAX_LINES, MAX_X, _binned, context, pyplot,
                                  save_figure)
+from runner.plots.timeline import check_out
 
 KINDS = ("xy", "cdf")
 #: Ratio of largest to smallest value above which an all-positive axis is drawn on a log scale.
@@ -45,13 +46,6 @@ def axis_label(col: str) -> str:
     return col
 
 
-def _check_out(out: str | os.PathLike[str]) -> Path:
-    path = Path(out)
-    if path.suffix.lower() not in FORMATS:
-        raise QueryError(f"--out {str(out)!r}: allowed: a file ending in {', '.join(FORMATS)}")
-    if not path.parent.exists():
-        raise QueryError(f"--out {str(out)!r}: directory {str(path.parent)!r} does not exist")
-    return path
 
 
 def _frame(run_dir: str | os.PathLike[str], fields: dict[str, str | None], where: str | None,
@@ -134,7 +128,7 @@ def xy(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: str, y: 
     """
     import polars as pl
 
-    path = _check_out(out)
+    path = check_out(out)
     df, cols = _frame(run_dir, {"--x": x, "--y": y, "--color": color, "--facet": facet}, where,
                       table)
     xc, yc = cols["--x"], cols["--y"]
@@ -223,7 +217,7 @@ def cdf(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], y: str,
     """
     import polars as pl
 
-    path = _check_out(out)
+    path = check_out(out)
     df, cols = _frame(run_dir, {"--y": y, "--color": color}, where, table)
     yc = cols["--y"]
     if not _numeric(df, yc):

@@ -24,22 +24,13 @@ import numpy as np
 
 from runner.errors import QueryError
 from runner.plots.charts import pyplot, save_figure
-from runner.plots.timeline import _check_out, _human_time, _tables
+from runner.plots.timeline import _human_time, _tables, check_out, point_of
 
 KINDS = ("links", "activity", "maintenance")
 #: Links drawn by default (the busiest by peak utilisation).
 TOP = 6
 
 
-def _point(t: dict[str, Any], run_dir: Any, point: int | None) -> int:
-    points = t["scenarios"].select("point_id").collect().get_column("point_id").sort()
-    if points.len() == 0:
-        raise QueryError(f"{run_dir}: no scenario points yet")
-    p = int(points[0]) if point is None else point
-    if p not in set(points.to_list()):
-        raise QueryError(f"--point: invalid value {p}; allowed: a point of the run "
-                         f"({int(points.min())}..{int(points.max())})")
-    return p
 
 
 def trace(run_dir: str | os.PathLike[str], point: int) -> Any:
@@ -83,9 +74,9 @@ def trace(run_dir: str | os.PathLike[str], point: int) -> Any:
 def links(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], point: int | None = None,
           title: str | None = None, top: int = TOP) -> Path:
     """Utilisation over time of the busiest links of one scenario point (see the module doc)."""
-    path = _check_out(out)
+    path = check_out(out)
     t = _tables(run_dir)
-    p = _point(t, run_dir, point)
+    p = point_of(t, run_dir, point)
     res = trace(run_dir, p)
     tr = res.trace
     load = tr["link_load_Bps"]
@@ -120,9 +111,9 @@ def activity(run_dir: str | os.PathLike[str], out: str | os.PathLike[str],
     """Migrations running and queued over time for one scenario point."""
     import polars as pl
 
-    path = _check_out(out)
+    path = check_out(out)
     t = _tables(run_dir)
-    p = _point(t, run_dir, point)
+    p = point_of(t, run_dir, point)
     df = t["migrations"].filter((pl.col("point_id") == p) & (pl.col("status") != "rejected")) \
         .select("request_s", "start_s", "end_s").collect()
     if df.height == 0:
@@ -152,9 +143,9 @@ def maintenance(run_dir: str | os.PathLike[str], out: str | os.PathLike[str],
     """Gantt chart of the maintenance window, one lane per host."""
     import polars as pl
 
-    path = _check_out(out)
+    path = check_out(out)
     t = _tables(run_dir)
-    p = _point(t, run_dir, point)
+    p = point_of(t, run_dir, point)
     df = t["hosts"].filter((pl.col("point_id") == p) & pl.col("evacuation_start_s").is_not_null()) \
         .sort("evacuation_start_s", "host").collect()
     if df.height == 0:

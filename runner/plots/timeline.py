@@ -29,7 +29,8 @@ COLORS = {"queue": "#bdbdbd", "prepare": "#c6dbef", "precopy": "#3182bd", "switc
 MAX_LANES = 400
 
 
-def _check_out(out: str | os.PathLike[str]) -> Path:
+def check_out(out: str | os.PathLike[str]) -> Path:
+    """The output path of a figure: a known image suffix, in a directory that exists."""
     path = Path(out)
     if path.suffix.lower() not in FORMATS:
         raise QueryError(f"--out {str(out)!r}: allowed: a file ending in {', '.join(FORMATS)}")
@@ -46,6 +47,18 @@ def _tables(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         return load_tables(run_dir)
     except RunDirError as exc:
         raise QueryError(str(exc)) from None
+
+
+def point_of(t: dict[str, Any], run_dir: Any, point: int | None) -> int:
+    """The scenario point to draw: ``point``, or the run's first; a point the run lacks is refused."""
+    points = t["scenarios"].select("point_id").collect().get_column("point_id").sort()
+    if points.len() == 0:
+        raise QueryError(f"{run_dir}: no scenario points yet")
+    p = int(points[0]) if point is None else point
+    if p not in set(points.to_list()):
+        raise QueryError(f"--point: invalid value {p}; allowed: a point of the run "
+                         f"({int(points.min())}..{int(points.max())})")
+    return p
 
 
 def _human(path: str, v: Any) -> str:
@@ -89,15 +102,9 @@ def timeline(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], point
     """
     import polars as pl
 
-    path = _check_out(out)
+    path = check_out(out)
     t = _tables(run_dir)
-    points = t["scenarios"].select("point_id").collect().get_column("point_id").sort()
-    if points.len() == 0:
-        raise QueryError(f"{run_dir}: no scenario points yet")
-    p = int(points[0]) if point is None else point
-    if p not in set(points.to_list()):
-        raise QueryError(f"--point: invalid value {p}; allowed: a point of the run "
-                         f"({int(points.min())}..{int(points.max())})")
+    p = point_of(t, run_dir, point)
     df = t["migrations"].filter(pl.col("point_id") == p).sort(["source", "seq"]).collect()
     summ = t["scenarios"].filter(pl.col("point_id") == p).collect().row(0, named=True)
     if df.height == 0:
@@ -164,7 +171,8 @@ def timeline(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], point
                Patch(color=COLORS["rejected"], label="refused")]
     fig.legend(handles=handles, loc="outside lower center", ncol=6, fontsize=8, frameon=False)
     more = f" (first {MAX_LANES} of {df.height})" if df.height > MAX_LANES else ""
-    which = f" (one of {points.len()}; --point N draws another)" if points.len() > 1 else ""
+    n_points = t["scenarios"].select("point_id").collect().height
+    which = f" (one of {n_points}; --point N draws another)" if n_points > 1 else ""
     ax.set_title(title or (
         f"{summ['scenario']} point {p}{which} ({summ['profile']}): {summ['migrations']} "
         f"migrations{more}, "
@@ -190,7 +198,7 @@ def makespan(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: st
 
     import polars as pl
 
-    path = _check_out(out)
+    path = check_out(out)
     t = _tables(run_dir)
     df = t["scenarios"].collect()
     paths = json.loads((Path(run_dir) / "run.json").read_text()).get("swept", {})
