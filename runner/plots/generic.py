@@ -195,9 +195,7 @@ def xy(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], x: str, y: 
     shown = [c for c in (xc, cols.get("--color"), cols.get("--facet")) if c]
     about = _wrap(context(df, shown, where, "medians (band 10-90 %) over" if pooled_any
                           else "also varying:"))
-    dropped = total - df.height
-    count = f"{df.height:,} rows" + (f" ({dropped:,} without {yc}: null, it does not apply)"
-                                     if dropped else "")
+    count = _count(df.height, total, yc)
     fig.suptitle(title or f"{yc} vs {xc}: {_run_name(run_dir)}\n{count}"
                  + (f"\n{about}" if about else ""), fontsize=10)
     save_figure(fig, path)
@@ -246,14 +244,19 @@ def cdf(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], y: str,
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(title=cc, fontsize=8, title_fontsize=8)
     about = _wrap(context(df, [c for c in (cols.get("--color"),) if c], where, "pooled over"), 90)
-    dropped = total - df.height
-    count = f"{df.height:,} rows" + (f" ({dropped:,} without {yc}: null, it does not apply)"
-                                     if dropped else "")
+    count = _count(df.height, total, yc)
     ax.set_title(title or f"Distribution of {yc}: {_run_name(run_dir)}\n{count}"
                  + (f"\n{about}" if about else ""), fontsize=9)
     save_figure(fig, path)
     plt.close(fig)
     return path
+
+
+def _count(kept: int, total: int, yc: str) -> str:
+    """Title line: the rows drawn, and how many were left out for a null ``yc``."""
+    dropped = total - kept
+    return f"{kept:,} rows" + (f" ({dropped:,} without {yc}: null, it does not apply)"
+                               if dropped else "")
 
 
 def _wrap(text: str, width: int = 120) -> str:
