@@ -87,6 +87,7 @@ class Mutant:
 #: Tests run for a mutant of each source file (fast tier only: the -m filter of pyproject applies).
 #: (the fastest, most discriminating files first: each mutant run stops at its first failure)
 _MODEL_TESTS = ("tests/models/test_independent_truth.py", "tests/models/test_precopy.py",
+                "tests/models/test_sequential.py",
                 "tests/models/test_published.py", "tests/models/test_migration.py",
                 "tests/models/test_workload.py", "tests/models/test_storage.py",
                 "tests/runner/measure/test_validation.py",
@@ -94,6 +95,7 @@ _MODEL_TESTS = ("tests/models/test_independent_truth.py", "tests/models/test_pre
 _SCENARIO_TESTS = ("tests/models/test_independent_truth.py", "tests/models/test_admission.py",
                    "tests/models/test_sharing.py", "tests/models/test_scenario.py")
 SELECT: dict[str, tuple[str, ...]] = {
+    "models/sequential.py": ("tests/models/test_sequential.py",),
     "models/admission.py": _SCENARIO_TESTS,
     "models/sharing.py": _SCENARIO_TESTS,
     "models/placement.py": _SCENARIO_TESTS + ("tests/runner/scenario/test_scenario_spec.py",),
@@ -245,6 +247,19 @@ MUTANTS: list[Mutant] = [
     Mutant("qemu-scan-minus-10pct", POL, 'scan_Bps=(26e9, "tests/data/qemu-train.csv',
            'scan_Bps=(23.4e9, "tests/data/qemu-train.csv', "profile constants",
            "QEMU's zero-page scan rate -10 % (issue 15)"),
+    # ----------------------------------------------------- sequential writer of known phase
+    Mutant("chase-sender-restarts", PRE,
+           "n, p, more = send_from(st, en, n, p, k * per, W)\n            sent += more\n            t +=",
+           "n, p, more = send_from(st, en, n, 0.0, k * per, W)\n            sent += more\n            t +=",
+           "sequential chase",
+           "the sender restarts at the bottom of the working set at every check (QEMU keeps "
+           "last_page: it never restarts)"),
+    Mutant("chase-phase-ignored", PRE, "writer = C[i, C_PHASE] * W",
+           "writer = 0.0 * W", "sequential chase", "the writer's phase is not used"),
+    Mutant("arc-split-merged-back", "models/sequential.py",
+           "        n += 1\n        k += 1\n", "        n += 1\n        n = _compact(st, en, n, W)\n",
+           "sequential chase", "the arc the sender is inside is split and merged back, so the "
+           "sender jumps back to the arc's start (a bug of the first draft)"),
     Mutant("qemu-device-plus-10pct", POL, 'device_state_bytes=(0.5e6, "assumed: a few',
            'device_state_bytes=(0.55e6, "assumed: a few', "profile constants",
            "QEMU's device state +10 % (issue 15). Known survivor: the 0.5 MB is an assumption no "

@@ -260,6 +260,11 @@ INPUTS: tuple[Field, ...] = (
     Field("wws", "wws_bytes", "size", None,
           "writable working set (the pages that are rewritten); default: all nonzero memory "
           "outside the hot set", hi=MAX_MEMORY),
+    Field("dirty_phase", "dirty_phase", "fraction", None,
+          "where a sequential writer is in its WWS when migration starts, as a share of it "
+          "(0: its lowest page, where the sender enters it); default: unknown, the model takes "
+          "the expectation over phases; acts on sequential writers where the sender syncs "
+          "mid-pass (qemu)", hi=1.0),
     Field("hot_set", "hot_set_bytes", "size", 0.0,
           "hot set: pages rewritten far faster than the WWS (Clark's writable working set), "
           "disjoint from it; written uniformly at hot_rate", hi=MAX_MEMORY),
@@ -313,7 +318,7 @@ INPUTS: tuple[Field, ...] = (
 #: One example value per input, as a user writes it (``--help``, the docs, the contract tests).
 EXAMPLES = {
     "profile": "qemu", "memory": "16GiB", "page_size": "2MiB", "vcpus": "8",
-    "dirty_rate": "200MB/s", "dirty_pattern": "sequential", "wws": "1GiB", "hot_set": "64MiB",
+    "dirty_rate": "200MB/s", "dirty_pattern": "sequential", "wws": "1GiB", "dirty_phase": "0.25", "hot_set": "64MiB",
     "hot_rate": "50MB/s", "zero_fraction": "25%", "compressibility": "2.5", "link": "25Gbps",
     "nics": "2", "efficiency": "0.9", "stream_cap": "300MB/s", "max_bandwidth": "128MiB/s",
     "rtt": "5ms", "downtime_limit": "300ms", "device_state": "16MiB", "disk": "40GiB",

@@ -39,8 +39,8 @@ from models.precopy import (
     C_MAX_ROUNDS, C_MAX_TRAFFIC, C_MEM_CAP_PPS, C_MIN_PAGES, C_PAGE_BYTES, C_PAGES_NONZERO,
     C_PAGES_ZERO, C_RATE_BPS, C_RATE_INCREMENT_BPS, C_RATE_INITIAL_BPS, C_RATE_MAX_BPS,
     C_RATE_RULE, C_REMEDY, C_SCAN_S, C_SDPS_SHRINK, C_SDPS_TARGET, C_SEQUENTIAL, C_SKIP,
-    C_TIMEOUT_S, C_WINDOW_S, C_WIRE_PAGE, C_WIRE_ZERO, C_WWS, CONVERGED, FAILED, FORCE, FORCED,
-    N_CONFIG, N_PLAN, N_STATE, R_NONE, S_MAX_THETA, S_MEM_BYTES, S_PENDING, S_REASON, S_SEG,
+    C_PHASE, C_TIMEOUT_S, C_WINDOW_S, C_WIRE_PAGE, C_WIRE_ZERO, C_WWS, CONVERGED, FAILED, FORCE, FORCED,
+    N_CONFIG, N_SCRATCH, N_STATE, R_NONE, S_MAX_THETA, S_MEM_BYTES, S_PENDING, S_REASON, S_SEG,
     S_STATUS, S_T, SDPS, run_row, start_row,
 )
 from models.storage import iterative_one, mirror_one
@@ -54,13 +54,14 @@ CHUNK = 1 << 15   # points per block of input codes inside simulate()
 BLOCK = 256
 
 # --- input rows of the matrix X (shape (inputs, n)), in the order of models.fields.INPUTS
-(X_PROFILE, X_MEMORY, X_PAGE_SIZE, X_VCPUS, X_DIRTY_RATE, X_DIRTY_PATTERN, X_WWS, X_HOT_SET,
-    X_HOT_RATE, X_ZERO_FRACTION, X_COMPRESSIBILITY, X_LINK, X_NICS, X_EFFICIENCY, X_STREAM_CAP,
-    X_MAX_BANDWIDTH, X_RTT, X_DOWNTIME_LIMIT, X_DEVICE_STATE, X_DISK, X_DISK_WRITE_RATE,
-    X_DISK_WWS, X_STORAGE_RATE, X_STORAGE, X_TRANSPORT, X_AUTO_CONVERGE, X_SDPS, X_SAME_SUBNET,
-    X_TIMEOUT) = range(29)
+(X_PROFILE, X_MEMORY, X_PAGE_SIZE, X_VCPUS, X_DIRTY_RATE, X_DIRTY_PATTERN, X_WWS, X_DIRTY_PHASE,
+    X_HOT_SET, X_HOT_RATE, X_ZERO_FRACTION, X_COMPRESSIBILITY, X_LINK, X_NICS, X_EFFICIENCY,
+    X_STREAM_CAP, X_MAX_BANDWIDTH, X_RTT, X_DOWNTIME_LIMIT, X_DEVICE_STATE, X_DISK,
+    X_DISK_WRITE_RATE, X_DISK_WWS, X_STORAGE_RATE, X_STORAGE, X_TRANSPORT, X_AUTO_CONVERGE, X_SDPS,
+    X_SAME_SUBNET, X_TIMEOUT) = range(30)
 assert [f.name for f in INPUTS][X_TIMEOUT] == "timeout" and len(INPUTS) == X_TIMEOUT + 1
 assert [f.name for f in INPUTS][X_DISK_WWS] == "disk_wws"
+assert [f.name for f in INPUTS][X_DIRTY_PHASE] == "dirty_phase"
 
 # --- the domain table D: one row per input
 KIND_OTHER, KIND_NUMBER, KIND_CHOICE = 0, 1, 2
@@ -127,14 +128,14 @@ _PREPARED_FIELDS = (
     "mirror_bytes", "mirror_write_Bps", "storage_final_s", "setup_s", "trace_s", "stop_s",
     "resume_s", "max_switchover_s", "trace_slowdown_pct", "rtt_ms", "disk_throttle_pct",
     # the inputs the profile resolves (models.fields.RESOLVED), as used
-    "wws_bytes", "efficiency", "stream_cap_Bps", "max_bandwidth_Bps", "downtime_limit_ms",
-    "device_state_bytes", "disk_wws_bytes")
+    "wws_bytes", "dirty_phase", "efficiency", "stream_cap_Bps", "max_bandwidth_Bps",
+    "downtime_limit_ms", "device_state_bytes", "disk_wws_bytes")
 (E_OK, E_MOVES_MEMORY, E_MOVES_DISK, E_STORAGE_ONLY, E_SHARED_NOTHING, E_IS_ITERATIVE,
     E_STORAGE_FORCED, E_SAME_SUBNET, E_PCODE, E_REJECT, E_RATES_WIRE_BPS, E_PRECOPY_BPS,
     E_SWITCHOVER_BPS, E_WIRE_PAGE, E_MEM_CAP_PPS, E_STORAGE_S, E_STORAGE_BYTES,
     E_MIRROR_BYTES, E_MIRROR_WRITE_BPS, E_STORAGE_FINAL_S, E_SETUP_S, E_TRACE_S, E_STOP_S,
     E_RESUME_S, E_MAX_SWITCHOVER_S, E_TRACE_SLOWDOWN_PCT, E_RTT_MS, E_DISK_THROTTLE_PCT, E_WWS,
-    E_EFFICIENCY,
+    E_DIRTY_PHASE, E_EFFICIENCY,
     E_STREAM_CAP, E_MAX_BANDWIDTH, E_DOWNTIME_LIMIT_MS, E_DEVICE_STATE, E_DISK_WWS
  ) = range(len(_PREPARED_FIELDS))
 N_PREPARED = len(_PREPARED_FIELDS)
@@ -474,6 +475,9 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     known = X[X_PROFILE, i] >= 0.0
     has_t = known and X[X_TRANSPORT, i] >= 0.0 and TR[p, t, T_AVAILABLE] != 0.0
     E[e, E_WWS] = wws_b
+    E[e, E_DIRTY_PHASE] = X[X_DIRTY_PHASE, i]
+    # a phase means something only for a sequential writer
+    phase = X[X_DIRTY_PHASE, i] if X[X_DIRTY_PATTERN, i] == 1.0 else math.nan
     E[e, E_DISK_WWS] = disk_wws
     E[e, E_EFFICIENCY] = _default(X[X_EFFICIENCY, i], TR[p, t, T_EFFICIENCY] if has_t else math.nan)
     E[e, E_STREAM_CAP] = _default(X[X_STREAM_CAP, i], TR[p, t, T_STREAM_CAP] if has_t else math.nan)
@@ -629,6 +633,7 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     C[c, C_RATE_MAX_BPS] = POL[p, P_RATE_MAX_BPS] / 8.0
     C[c, C_SKIP] = POL[p, P_SKIP_REDIRTIED]
     C[c, C_TIMEOUT_S] = X[X_TIMEOUT, i]
+    C[c, C_PHASE] = phase % 1.0          # 1 is the same position as 0 (NaN stays NaN)
 
 
 @kernel(inline="always")
@@ -823,7 +828,7 @@ def simulate(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, An
     _fill_inputs(X, inp, 0, np.flatnonzero(constant), names)
     varying = np.flatnonzero(~constant)
     scratch = (np.empty((BLOCK, N_CONFIG)), np.empty((BLOCK, N_STATE)),
-               np.empty((BLOCK, N_PREPARED)), np.empty(N_PLAN))
+               np.empty((BLOCK, N_PREPARED)), np.empty(N_SCRATCH))
     for s in range(0, n, CHUNK):
         Xs = X[:, :min(CHUNK, n - s)]
         _fill_inputs(Xs, inp, s, varying, names)
@@ -877,6 +882,7 @@ class Prepared:
     disk_throttle_pct: np.ndarray       # guest disk writes held back by the synchronous mirror
     # the inputs the profile resolves, as used (models.fields.RESOLVED)
     wws_bytes: np.ndarray
+    dirty_phase: np.ndarray
     efficiency: np.ndarray
     stream_cap_Bps: np.ndarray
     max_bandwidth_Bps: np.ndarray

@@ -4,7 +4,10 @@ Round 0 sends every page (zero pages as headers only, after scanning them); each
 pages pending at the last dirty-bitmap sync. A pass ends either when its pages are all sent (vSphere,
 Hyper-V, Xen: the sync happens at the end of each pass) or, for QEMU, at the first ~100 ms check at
 which fewer pages than the switch-over threshold remain: QEMU then re-syncs the bitmap mid-pass and
-stops if what is pending is still below the threshold (docs/qemu-validation-data.md). At a sync the pending
+stops if what is pending is still below the threshold (docs/qemu-validation-data.md); in round 0
+the zero pages still to scan count as pending (they are taken to sit above the data). With a
+sequential writer of known phase, QEMU's passes after round 0 follow its arcs exactly
+(:func:`_chase_row`, ``models.sequential``). At a sync the pending
 set becomes the union of the pages still pending and the pages dirtied since the last sync
 (``models.workload``), so a page re-dirtied while pending is owed once. Stop rules: pending fits the
 switch-over goal (``rate × downtime_limit``), fewer than ``min_dirty_pages`` pending (Xen), a pass
@@ -39,6 +42,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from models.jit import kernel, loop
+from models.sequential import (
+    MAX_ARCS, N_RECORD, R_DURATION, R_PENDING, R_RATE, R_SENT, R_START, R_THROTTLE, R_WIRE,
+    STALL_SYNCS, add_arc, pending_pages, send_from)
 from models.workload import one_minus_exp, sequential_second_overlap, union_pending, unique_dirtied
 
 # remedy codes
@@ -105,6 +111,8 @@ class Config:
     rate_max_Bps: np.ndarray
     skip: np.ndarray               # bool: skip pages re-dirtied within the pass
     timeout_s: np.ndarray
+    phase: np.ndarray              # sequential writer's position at the start, share of the WWS
+                                   # (NaN: unknown; models.sequential)
 
     def take(self, idx: np.ndarray) -> "Config":
         """Rows ``idx`` of every array."""
@@ -174,15 +182,18 @@ class State:
     C_WINDOW_S, C_CHECK_S, C_LIMIT_S, C_MIN_PAGES, C_MAX_ROUNDS, C_MAX_TRAFFIC, C_GROWING_RULE,
     C_RATE_RULE, C_REMEDY, C_SDPS_SHRINK, C_SDPS_TARGET, C_AC_INITIAL, C_AC_INCREMENT, C_AC_MAX,
     C_AC_RATIO, C_AC_PERIOD_S, C_ADAPTIVE, C_RATE_INITIAL_BPS, C_RATE_INCREMENT_BPS,
-    C_RATE_MAX_BPS, C_SKIP, C_TIMEOUT_S) = range(36)
+    C_RATE_MAX_BPS, C_SKIP, C_TIMEOUT_S, C_PHASE) = range(37)
 (S_SEG, S_PENDING, S_PENDING_HOT, S_T, S_MEM_BYTES, S_THETA, S_MAX_THETA, S_AC_CNT, S_AC_T,
     S_AC_DIRTY, S_AC_SENT, S_LAST_SENT, S_LAST_DIRTY_BPS, S_STALLS, S_PREV_REMAINING, S_PREV_NEW,
     S_STATUS, S_REASON) = range(18)
 N_CONFIG, N_STATE = len(fields(Config)), len(fields(State))
-assert [f.name for f in fields(Config)][C_TIMEOUT_S] == "timeout_s" and N_CONFIG == C_TIMEOUT_S + 1
+assert [f.name for f in fields(Config)][C_PHASE] == "phase" and N_CONFIG == C_PHASE + 1
 assert [f.name for f in fields(State)][S_REASON] == "reason" and N_STATE == S_REASON + 1
 N_PLAN = 7   # rate, pps, sent, remaining, wire bytes, extra s, remaining hot
 P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA, P_REM_HOT = range(N_PLAN)
+ARC_SLOTS = MAX_ARCS + 4    # arc starts (or ends) a chase holds, with room for a split and a wrap
+#: Scratch that :func:`run_row` takes: a plan, then the arc starts and ends of a chase.
+N_SCRATCH = N_PLAN + 2 * ARC_SLOTS
 
 
 @dataclass(frozen=True)
@@ -398,10 +409,14 @@ def _plan_row(C, S, i, link, out):
     sent = P
     # mid-pass checks (QEMU): send until fewer than the threshold remain at a check
     h = _check_interval(C, i, rate)
-    if h > 0.0 and not first:
-        per_check = pps * h
-        k = math.floor(max(P - _threshold(C, i, pps), 0.0) / per_check) + 1.0
-        sent = min(P, k * per_check)
+    if h > 0.0:
+        # round 0's bitmap holds the zero pages too, taken to sit above the data (assumed): it
+        # syncs at the first check with fewer than the threshold left, zero pages included
+        th = _threshold(C, i, pps) - (C[i, C_PAGES_ZERO] if first else 0.0)
+        if th > 0.0:
+            per_check = pps * h
+            k = math.floor(max(P - th, 0.0) / per_check) + 1.0
+            sent = min(P, k * per_check)
     remaining = P - sent
     H = S[i, S_PENDING_HOT]
     # the sender goes by address, so what remains holds hot pages in proportion
@@ -442,8 +457,10 @@ def _wire_time(C, i, x0, nbytes, rate):
     burst = C[i, C_BURST_BPS]
     if win > 0.0 and rate < burst:
         budget = rate * win
-        k0 = math.floor(x0 / budget)
-        k1 = math.floor((x0 + nbytes) / budget)
+        # byte counts a rounding error short of a window's end count as at its end (a pass that
+        # starts where the last stopped at a check would otherwise pay one spurious window)
+        k0 = math.floor(x0 / budget + 1e-9)
+        k1 = math.floor((x0 + nbytes) / budget + 1e-9)
         return (k1 - k0) * win + ((x0 + nbytes - k1 * budget) - (x0 - k0 * budget)) / burst
     return nbytes * (1.0 / rate)
 
@@ -490,6 +507,23 @@ def _stop_rule(C, i, seg, t, mem, pending, th, sent, last_sent, rate, dirty_Bps,
 
 
 @kernel(inline="always")
+def _auto_converge(C, i, theta, cnt, ac_t, ac_dirty, ac_sent):
+    """QEMU auto-converge at a sync, given the period so far (s, pages newly dirtied, wire bytes)
+    including the pass that just ended: once the period reaches ``ac_period_s``, a second period
+    in a row that dirtied more than ``ac_ratio`` of what it sent starts or raises the throttle.
+    Returns the new ``(theta, count, period s, period pages, period bytes)``."""
+    if ac_t < C[i, C_AC_PERIOD_S]:
+        return theta, cnt, ac_t, ac_dirty, ac_sent
+    if ac_dirty * C[i, C_PAGE_BYTES] > C[i, C_AC_RATIO] * ac_sent:
+        cnt += 1.0
+        if cnt >= 2.0:
+            cnt = 0.0
+            theta = min(theta + C[i, C_AC_INCREMENT], C[i, C_AC_MAX]) if theta > 0.0 \
+                else C[i, C_AC_INITIAL]
+    return theta, cnt, 0.0, 0.0, 0.0
+
+
+@kernel(inline="always")
 def _finish_row(C, S, i, pl, duration):
     """Apply a finished pass to row i of S in place: sync, stop rules, remedies."""
     seq = C[i, C_SEQUENTIAL]
@@ -526,19 +560,9 @@ def _finish_row(C, S, i, pl, duration):
     ac_dirty = S[i, S_AC_DIRTY]
     ac_sent = S[i, S_AC_SENT]
     if remedy == AUTO_CONVERGE:
-        ac_t += duration
-        ac_dirty += max(pending - R, 0.0)
-        ac_sent += pl[P_WIRE]
-        if ac_t >= C[i, C_AC_PERIOD_S]:
-            if ac_dirty * C[i, C_PAGE_BYTES] > C[i, C_AC_RATIO] * ac_sent:
-                cnt += 1.0
-                if cnt >= 2.0:
-                    cnt = 0.0
-                    theta = min(theta + C[i, C_AC_INCREMENT], C[i, C_AC_MAX]) if theta > 0.0 \
-                        else C[i, C_AC_INITIAL]
-            ac_t = 0.0
-            ac_dirty = 0.0
-            ac_sent = 0.0
+        theta, cnt, ac_t, ac_dirty, ac_sent = _auto_converge(
+            C, i, theta, cnt, ac_t + duration, ac_dirty + max(pending - R, 0.0),
+            ac_sent + pl[P_WIRE])
 
     # the stop rule is evaluated at the next pass's rate
     S[i, S_SEG] = seg
@@ -797,10 +821,182 @@ def start_row(C, S, i):
     S[i, S_LAST_SENT] = np.inf
 
 
+@kernel
+def _chases(C, S, i):
+    """Whether row i's pre-copy goes on as an exact chase of arcs (:func:`_chase_row`): after
+    round 0, a sequential writer of known phase, no hot set, and a sender that syncs mid-pass."""
+    return (S[i, S_STATUS] == RUNNING and S[i, S_SEG] >= 1.0 and C[i, C_SEQUENTIAL] != 0.0
+            and not math.isnan(C[i, C_PHASE]) and C[i, C_HOT] == 0.0 and C[i, C_WWS] > 0.0
+            and C[i, C_ADAPTIVE] == 0.0 and C[i, C_SKIP] == 0.0
+            and (C[i, C_REMEDY] == NONE or C[i, C_REMEDY] == AUTO_CONVERGE)
+            and _check_interval(C, i, C[i, C_RATE_BPS]) > 0.0)
+
+
+@kernel
+def _send(st, en, n, p, rest, pages, W):
+    """Send ``pages``: first what round 0 left above the working set (``rest``), then the
+    working set's arcs from the sender's position. Returns ``(arcs, position, rest, sent)``."""
+    above = min(rest, pages)
+    n, p, sent = send_from(st, en, n, p, pages - above, W)
+    return n, p, rest - above, above + sent
+
+
+@kernel
+def _record(rec, nrec, start, duration, rate, sent, wire, pending, theta):
+    """Write one sync's record (``models.sequential.R_*``) if ``rec`` has room; the count."""
+    if (nrec + 1) * N_RECORD > rec.shape[0]:
+        return nrec
+    r = nrec * N_RECORD
+    rec[r + R_START] = start
+    rec[r + R_DURATION] = duration
+    rec[r + R_RATE] = rate
+    rec[r + R_SENT] = sent
+    rec[r + R_WIRE] = wire
+    rec[r + R_PENDING] = pending
+    rec[r + R_THROTTLE] = theta * 100.0
+    return nrec + 1
+
+
+@kernel
+def _chase_row(C, S, i, rec, st, en):
+    """Finish row i's pre-copy after round 0 by following its sequential writer's arcs exactly.
+
+    The writer starts at ``phase × W`` and its round-0 arc is what the sync that ended round 0
+    found; the pages round 0 had not sent when it stopped at a check are sent next (they lie above
+    the working set), then the sender enters the working set at its bottom. Every check interval
+    sends its pages (the first only what round 0 left of its window); at the first check with
+    fewer pages pending than the threshold the writer's arc since the last sync is added, and
+    pre-copy stops if still below it. Auto-converge acts as in :func:`_finish_row`. The state row
+    ends as :func:`run_row` leaves it; ``rec`` receives one record per sync while it has room
+    (``models.sequential.N_RECORD`` numbers each, in the order of ``R_*``); ``st``, ``en``: scratch
+    for the arcs (``ARC_SLOTS`` each). Returns the records written.
+    """
+    W = C[i, C_WWS]
+    rate = C[i, C_RATE_BPS]
+    pps = _send_pps(C, i, rate)
+    h = _check_interval(C, i, rate)
+    th = _threshold(C, i, pps)
+    per = pps * h
+    wire_page = C[i, C_WIRE_PAGE]
+    d0 = C[i, C_DIRTY_PPS]
+    remedy = C[i, C_REMEDY]
+    timeout = C[i, C_TIMEOUT_S]
+    t_sync = S[i, S_T]
+    mem = S[i, S_MEM_BYTES]
+    # round 0 is never throttled: its arc runs from the phase for the whole of round 0
+    writer = C[i, C_PHASE] * W
+    n = add_arc(st, en, 0, writer, d0 * t_sync, W)
+    writer += d0 * t_sync
+    # what round 0 left when it stopped at a check lies above the working set: sent first
+    rest = S[i, S_PREV_REMAINING]
+    # the first check: the end of the window round 0 ended in, with what that window had left
+    win = C[i, C_WINDOW_S]
+    if win > 0.0 and rate < C[i, C_BURST_BPS]:
+        budget = rate * win
+        first = (budget - (mem - math.floor(mem / budget) * budget)) / wire_page
+        t = (math.floor(t_sync / win + 1e-9) + 1.0) * win
+    else:
+        first = per
+        t = t_sync + h
+    n, p, rest, sent = _send(st, en, n, 0.0, rest, first, W)
+    pending = pending_pages(st, en, n) + rest
+    theta = S[i, S_THETA]
+    max_theta = S[i, S_MAX_THETA]
+    seg = S[i, S_SEG]
+    cnt = S[i, S_AC_CNT]
+    ac_t = S[i, S_AC_T]
+    ac_dirty = S[i, S_AC_DIRTY]
+    ac_sent = S[i, S_AC_SENT]
+    best = np.inf
+    since_best = 0.0
+    status = RUNNING
+    reason = R_NONE
+    nrec = 0
+    last = 0.0
+    while status == RUNNING:
+        if pending >= th:
+            # the checks until the first below the threshold send a window's pages each
+            k = math.floor((pending - th) / per) + 1.0
+            if t + k * h > timeout + 1e-9:
+                # cancelled first: the windows that fit before the timeout
+                k = max(math.floor((timeout - t) / h + 1e-9), 0.0)
+                n, p, rest, more = _send(st, en, n, p, rest, k * per, W)
+                sent += more
+                mem += sent * wire_page
+                pending = pending_pages(st, en, n) + rest
+                nrec = _record(rec, nrec, t_sync, timeout - t_sync, rate, sent, sent * wire_page,
+                               pending, theta)
+                last = sent
+                seg += 1.0              # the cancelled pass counts, as in _finish_row
+                t = timeout
+                status = FAILED
+                reason = R_TIMEOUT
+                break
+            n, p, rest, more = _send(st, en, n, p, rest, k * per, W)
+            sent += more
+            t += k * h
+        # the sync: the writer's arc since the last one joins the pending pages
+        dur = t - t_sync
+        before = pending_pages(st, en, n) + rest
+        step = d0 * (1.0 - theta) * dur
+        n = add_arc(st, en, n, writer, step, W)
+        writer += step
+        pending = pending_pages(st, en, n) + rest
+        wire = sent * wire_page
+        mem += wire
+        seg += 1.0
+        nrec = _record(rec, nrec, t_sync, dur, rate, sent, wire, pending, theta)
+        ran_at = theta
+        max_theta = max(max_theta, theta)
+        if remedy == AUTO_CONVERGE:
+            theta, cnt, ac_t, ac_dirty, ac_sent = _auto_converge(
+                C, i, theta, cnt, ac_t + dur, ac_dirty + max(pending - before, 0.0), ac_sent + wire)
+        if pending < best * (1.0 - STALL_TOLERANCE):
+            best = pending
+            since_best = 0.0
+        else:
+            since_best += 1.0
+        last = sent
+        sent = 0.0
+        t_sync = t
+        if pending < th:
+            status = CONVERGED
+        elif since_best >= STALL_SYNCS and (
+                remedy == NONE or (remedy == AUTO_CONVERGE and ran_at >= C[i, C_AC_MAX])):
+            status = FAILED
+            reason = R_STALL
+        elif t >= timeout:
+            status = FAILED
+            reason = R_TIMEOUT
+        elif seg >= MAX_SEGMENTS:
+            status = FAILED
+            reason = R_PASSES
+    S[i, S_SEG] = seg
+    S[i, S_PENDING] = pending
+    S[i, S_PENDING_HOT] = 0.0
+    S[i, S_T] = t
+    S[i, S_MEM_BYTES] = mem
+    S[i, S_THETA] = theta
+    S[i, S_MAX_THETA] = max_theta
+    S[i, S_AC_CNT] = cnt
+    S[i, S_AC_T] = ac_t
+    S[i, S_AC_DIRTY] = ac_dirty
+    S[i, S_AC_SENT] = ac_sent
+    S[i, S_LAST_SENT] = last
+    S[i, S_STALLS] = 0.0
+    S[i, S_STATUS] = status
+    S[i, S_REASON] = reason
+    return nrec
+
+
 @kernel(inline="always")
 def run_row(C, S, i, pl):
-    """Run the pre-copy of row i to its stop at the constant rates of C (``pl``: scratch plan)."""
+    """Run the pre-copy of row i to its stop at the constant rates of C (``pl``: scratch of
+    ``N_SCRATCH``)."""
     while S[i, S_STATUS] == RUNNING:
+        if _chases(C, S, i):
+            _chase_row(C, S, i, pl[:0], pl[N_PLAN:N_PLAN + ARC_SLOTS], pl[N_PLAN + ARC_SLOTS:])
+            return
         _plan_row(C, S, i, -1.0, pl)
         dur = _duration_row(C, S, i, pl)
         _finish_row(C, S, i, pl, dur)
@@ -813,6 +1009,19 @@ def _run_all(C, S, pl):
     for i in range(C.shape[0]):
         start_row(C, S, i)
         run_row(C, S, i, pl)
+
+
+@loop
+def _chase_some(C, S, rows, rec, counts, st, en):
+    """Chase rows ``rows`` (those :func:`_chases` picks), their records into rec[j]."""
+    for j in range(rows.shape[0]):
+        counts[j] = _chase_row(C, S, rows[j], rec[j], st, en)
+
+
+@loop
+def _chase_mask(C, S, out):
+    for i in range(C.shape[0]):
+        out[i] = _chases(C, S, i)
 
 
 @loop
@@ -927,12 +1136,28 @@ def run(cfg: Config, detail: bool = False) -> tuple[State, list[list[Detail]]]:
     """
     if not detail:
         S = np.empty((cfg.pages_nonzero.shape[0], N_STATE))
-        _run_all(cfg.packed(), S, np.empty(N_PLAN))
+        _run_all(cfg.packed(), S, np.empty(N_SCRATCH))
         return State.unpack(S), []
     n = cfg.pages_nonzero.shape[0]
     st = start(cfg)
     details: list[list[Detail]] = [[] for _ in range(n)]
+    C = cfg.packed()
     while (st.status == RUNNING).any():
+        S = st.packed()
+        chased = np.zeros(n, dtype=np.bool_)
+        _chase_mask(C, S, chased)
+        if chased.any():
+            # one row at a time through one record buffer (a chase may sync MAX_SEGMENTS times)
+            rec = np.zeros((1, MAX_SEGMENTS * N_RECORD))
+            count = np.zeros(1, dtype=np.int64)
+            scratch = np.empty(ARC_SLOTS), np.empty(ARC_SLOTS)
+            for i in np.flatnonzero(chased):
+                _chase_some(C, S, np.array([i]), rec, count, *scratch)
+                records = rec[0, :count[0] * N_RECORD].reshape(-1, N_RECORD)
+                details[i].extend(Detail(int(st.seg[i]) + k, *(float(x) for x in r))
+                                  for k, r in enumerate(records))
+            st = State.unpack(S)
+            continue
         pl = plan(cfg, st)
         dur = pass_duration(cfg, st, pl)
         new = finish(cfg, st, pl, dur)

@@ -60,7 +60,8 @@ class Outcome:
 
 def sequential_precopy(wws_pages: int, dirty_pps: float, cap_pages_per_window: float,
                        round0_s: float, round0_pages_left: float, threshold_pages: float,
-                       phase: float, window_s: float = 0.1, timeout_s: float = 20.0) -> Outcome:
+                       phase: float, window_s: float = 0.1, timeout_s: float = 20.0,
+                       round0_rest_pages: float = 0.0) -> Outcome:
     """Run QEMU's pre-copy after round 0 against a sequential writer, page by page.
 
     Parameters
@@ -84,6 +85,9 @@ def sequential_precopy(wws_pages: int, dirty_pps: float, cap_pages_per_window: f
         The rate limiter's window (QEMU: ``BUFFER_DELAY`` 100 ms).
     timeout_s : float
         Stop simulating (not converged) at this time, s.
+    round0_rest_pages : float
+        Pages round 0 had not sent when it stopped at a check (QEMU checks its threshold in round
+        0 too); they lie above the working set and go before the sender wraps into it.
 
     Returns
     -------
@@ -104,25 +108,29 @@ def sequential_precopy(wws_pages: int, dirty_pps: float, cap_pages_per_window: f
     sender = 0                                      # round 0 ended at the top of memory: wrap
     t, budget, carry, syncs = round0_s, round0_pages_left, 0.0, 2
     trace: list[int] = []
+    rest = int(round(round0_rest_pages))     # whole pages, like the bitmap
     while t < timeout_s:
         n = int(budget + carry)
         carry = budget + carry - n
+        above = min(rest, n)
+        rest -= above
+        n -= above
         pending = np.flatnonzero(np.roll(bits, -sender))[:n]
         if len(pending):
             pos = (pending + sender) % W
             bits[pos] = False
             sender = int((pos[-1] + 1) % W)
         t = (math.floor(t / window_s + 1e-9) + 1) * window_s      # the next window starts
-        left = int(bits.sum())
+        left = int(bits.sum()) + rest
         trace.append(left)
         if left < threshold_pages:
             writer = writer0 + dirty_pps * t
             mark(synced_at, writer - synced_at)
             synced_at = writer
             syncs += 1
-            left = int(bits.sum())
+            left = int(bits.sum()) + rest
             trace.append(left)
             if left < threshold_pages:
                 return Outcome(True, t, syncs, left, trace)
         budget = cap_pages_per_window
-    return Outcome(False, timeout_s, syncs, int(bits.sum()), trace)
+    return Outcome(False, timeout_s, syncs, int(bits.sum() + rest), trace)

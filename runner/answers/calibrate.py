@@ -328,10 +328,22 @@ def fit(data: Data, base: Policy, ps: Sequence[Param], check: bool = True) -> Fi
     # the model is piecewise in several constants (pass counts, rate windows): start the local
     # least squares from the best point of a coarse grid around the base values
     x_start, best = x0, loss(r0)
-    for x in start_grid(ps, x0):
+    grid = start_grid(ps, x0)
+    for x in grid:
         got = loss(fun(x))
         if got < best:
             x_start, best = x, got
+    # then one constant at a time, a finer scan between the best grid point's neighbours (a narrow
+    # minimum between two grid points is otherwise missed: least squares cannot cross a step)
+    for j in range(len(ps)):
+        spacing = np.diff(np.unique(grid[:, j]))
+        half = float(spacing.min()) if spacing.size else 0.0
+        for v in x_start[j] + np.linspace(-half, half, REFINE_POINTS):
+            x = x_start.copy()
+            x[j] = max(v, lower[j])
+            got = loss(fun(x))
+            if got < best:
+                x_start, best = x, got
     sol = least_squares(fun, x_start, bounds=(lower, np.full(len(ps), np.inf)), loss="soft_l1",
                         f_scale=0.1, diff_step=0.02, x_scale=1.0, max_nfev=200 * len(ps))
     r = fun(sol.x)
@@ -360,6 +372,8 @@ def fit(data: Data, base: Policy, ps: Sequence[Param], check: bool = True) -> Fi
 
 #: Model evaluations of the coarse start grid of a fit, at most (assumed: ~0.5 s on 150 runs).
 START_BUDGET = 300
+#: Points of the finer scan of each constant between its best grid point's neighbours (assumed).
+REFINE_POINTS = 17
 #: The start grid spans the base value x 2^-3 .. x 2^3 (log constants), 0 .. 8 x typical (others).
 START_OCTAVES = 3.0
 

@@ -326,8 +326,8 @@ def regime_of(row: dict[str, Any]) -> str:
 
 def measured_columns(rows: list[dict[str, Any]], conditions: dict[str, Any]) -> dict[str, np.ndarray]:
     """Model input columns (``profile = qemu``) of harness rows: their own inputs, with the
-    guest's *measured* write rates, the data set's loopback rate for unshaped links and its cancel
-    time as the timeout."""
+    guest's *measured* write rates and sequential writer's phase, the data set's loopback rate for
+    unshaped links and its cancel time as the timeout."""
     n = len(rows)
 
     def col(name: str) -> np.ndarray:
@@ -346,6 +346,8 @@ def measured_columns(rows: list[dict[str, Any]], conditions: dict[str, Any]) -> 
         "hot_rate_Bps": np.nan_to_num(col("measured_hot_rate_Bps")),
         "dirty_rate_Bps": col("measured_dirty_rate_Bps"),
         "dirty_pattern": np.array([r.get("dirty_pattern") or "random" for r in rows], dtype=object),
+        # where the sequential writer was at migrate (null where not recorded: the expectation)
+        "dirty_phase": col("writer_phase"),
         "link_bps": link,
         "efficiency": np.ones(n),
         "max_bandwidth_Bps": col("max_bandwidth_Bps"),
@@ -417,8 +419,10 @@ def _stats(x: np.ndarray) -> tuple[float, float, float]:
 def summarise(checks: list[RunCheck]) -> Summary:
     """Verdicts, error statistics and QEMU's repeat spread of ``checks``."""
     conv = [c for c in checks if c.converged]
-    te = np.array([c.time_error for c in conv])
-    be = np.array([c.bytes_error for c in conv])
+    # errors of the runs both QEMU and the model converged (a wrong verdict is counted as such)
+    both = [c for c in conv if c.predicted_converged]
+    te = np.array([c.time_error for c in both])
+    be = np.array([c.bytes_error for c in both])
     dd = np.array([c.downtime_diff_ms for c in conv if not math.isnan(c.downtime_diff_ms)])
     groups: dict[str, list[float]] = {}
     for c in conv:

@@ -43,9 +43,14 @@ def run(p, **changes):
 @SETTINGS
 @given(point, st.floats(1.0, 8.0))
 def test_more_bandwidth_never_slower(p, factor):
+    """Unless a remedy acted on the slower link only: a guest that SDPS throttled there finishes
+    sooner than the unthrottled one on the faster link (Hypothesis found 4.10 s at 50 % throttle on
+    2 x 10 GbE against 4.12 s unthrottled on 2 x 20 GbE); slowing the guest is what SDPS is for."""
     slow, fast = run(p), run(p, link_bps=p["link_bps"] * factor)
     if slow["status"] == "completed":
         assert fast["status"] == "completed"
+        if slow["max_throttle_pct"] > fast["max_throttle_pct"]:
+            return
         assert fast["total_time_s"] <= slow["total_time_s"] * (1 + 1e-6) + 1e-9
 
 
