@@ -994,12 +994,12 @@ def run_row(C, S, i, pl):
     """Run the pre-copy of row i to its stop at the constant rates of C (``pl``: scratch of
     ``N_SCRATCH``)."""
     while S[i, S_STATUS] == RUNNING:
-        if _chases(C, S, i):
-            _chase_row(C, S, i, pl[:0], pl[N_PLAN:N_PLAN + ARC_SLOTS], pl[N_PLAN + ARC_SLOTS:])
-            return
         _plan_row(C, S, i, -1.0, pl)
         dur = _duration_row(C, S, i, pl)
         _finish_row(C, S, i, pl, dur)
+        if S[i, S_SEG] == 1.0 and _chases(C, S, i):      # after round 0 only: checked once
+            _chase_row(C, S, i, pl[:0], pl[N_PLAN:N_PLAN + ARC_SLOTS], pl[N_PLAN + ARC_SLOTS:])
+            return
         _fast_forward_row(C, S, i)
         _fast_forward_adaptive_row(C, S, i)
 

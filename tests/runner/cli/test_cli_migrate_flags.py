@@ -72,7 +72,7 @@ CASES = {
     "timeout": (QEMU_DIVERGING, ["--timeout", "20s"], "precopy_s", "<"),
 }
 # a sequential writer near the cap: where it starts decides how many syncs QEMU needs (measured
-# at this point: 5-7 syncs at phase 0.3, 20 at phase 0.07; tests/models/test_sequential.py)
+# at this point: 20-21 syncs at phase 0.07; tests/models/test_sequential.py)
 QEMU_SEQ_NEAR_CAP = ["--profile", "qemu", "--memory", "64MiB", "--zero-fraction", "65%",
                      "--wws", "18MiB", "--dirty-rate", "7031pages/s", "--dirty-pattern",
                      "sequential", "--max-bandwidth", "32MB/s"]
