@@ -249,13 +249,23 @@ MUTANTS: list[Mutant] = [
            "QEMU's zero-page scan rate -10 % (issue 15)"),
     # ----------------------------------------------------- sequential writer of known phase
     Mutant("chase-sender-restarts", PRE,
-           "n, p, more = send_from(st, en, n, p, k * per, W)\n            sent += more\n            t +=",
-           "n, p, more = send_from(st, en, n, 0.0, k * per, W)\n            sent += more\n            t +=",
+           "n, p, rest, more = _send(st, en, n, p, rest, k * per, W)\n            sent += more\n"
+           "            t +=",
+           "n, p, rest, more = _send(st, en, n, 0.0, rest, k * per, W)\n            sent += more\n"
+           "            t +=",
            "sequential chase",
            "the sender restarts at the bottom of the working set at every check (QEMU keeps "
            "last_page: it never restarts)"),
     Mutant("chase-phase-ignored", PRE, "writer = C[i, C_PHASE] * W",
            "writer = 0.0 * W", "sequential chase", "the writer's phase is not used"),
+    Mutant("round0-no-midpass-check", PRE, "        th = _threshold(C, i, pps) - (C[i, C_PAGES_ZERO] if first else 0.0)\n",
+           "        th = -1.0 if first else _threshold(C, i, pps)\n", "stop rules",
+           "round 0 runs to its end without QEMU's threshold check (the model before this "
+           "session; measured bulk-p0003 stopped at 0.36 s, not 0.50 s)"),
+    Mutant("round0-zero-pages-ignored", PRE,
+           "        th = _threshold(C, i, pps) - (C[i, C_PAGES_ZERO] if first else 0.0)\n",
+           "        th = _threshold(C, i, pps)\n", "stop rules",
+           "round 0's check forgets the zero pages still set in QEMU's bitmap"),
     Mutant("arc-split-merged-back", "models/sequential.py",
            "        n += 1\n        k += 1\n", "        n += 1\n        n = _compact(st, en, n, W)\n",
            "sequential chase", "the arc the sender is inside is split and merged back, so the "
