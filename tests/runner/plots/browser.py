@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -38,17 +40,24 @@ def load(page: Path, timeout_s: float = 60.0) -> PageLoad:
     """Open ``page`` (a local file) in a fresh headless Chromium and report what happened."""
     exe = find_chromium()
     assert exe, "chromium not found"
-    with tempfile.TemporaryDirectory(prefix="migsim-chromium-") as profile:
+    # Chromium's helper processes (renderer, GPU, crash handler) may still write to the profile
+    # when the browser is killed: kill the whole process group, and let a last write that races
+    # the cleanup leave a stray file in /tmp rather than fail the test
+    with tempfile.TemporaryDirectory(prefix="migsim-chromium-",
+                                     ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-extensions", "--remote-debugging-port=0", f"--user-data-dir={profile}",
              "--window-size=1280,1000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             port = _devtools_port(proc, timeout_s)
             return asyncio.run(asyncio.wait_for(_drive(port, page.resolve().as_uri()), timeout_s))
         finally:
-            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             proc.wait()
 
 
