@@ -97,8 +97,8 @@ def validate(csv: Annotated[Path, typer.Argument(help="Measurements: a CSV, a ru
     typer.echo(f"{s.runs} runs, {s.converged} converged; verdicts wrong: {s.wrong}; total time "
                f"median {_pct(s.time[0])} p90 {_pct(s.time[1])} worst {_pct(s.time[2])}; RAM bytes "
                f"median {_pct(s.ram[0])} p90 {_pct(s.ram[1])} worst {_pct(s.ram[2])}")
-    # the targets of issue 11: every verdict right, median <= 3 % and p90 <= 15 %
-    if s.wrong or any(not (x <= limit) for x, limit in (
-            (s.time[0], TARGET_MEDIAN), (s.time[1], TARGET_P90),
-            (s.ram[0], TARGET_MEDIAN), (s.ram[1], TARGET_P90)) if not math.isnan(x)):
+    # the targets of issue 11: every verdict right, median <= 3 % and p90 <= 15 % (a statistic of
+    # no converged run is NaN, which exceeds nothing)
+    if s.wrong or any(x > limit for x, limit in ((s.time[0], TARGET_MEDIAN), (s.time[1], TARGET_P90),
+                                                 (s.ram[0], TARGET_MEDIAN), (s.ram[1], TARGET_P90))):
         raise typer.Exit(1)
