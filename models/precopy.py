@@ -43,8 +43,8 @@ import numpy as np
 
 from models.jit import kernel, loop
 from models.sequential import (
-    MAX_ARCS, N_RECORD, R_DURATION, R_PENDING, R_RATE, R_SENT, R_START, R_THROTTLE, R_WIRE,
-    STALL_SYNCS, add_arc, pending_pages, send_from)
+    MAX_ARCS, N_RECORD, REC_DURATION, REC_PENDING, REC_RATE, REC_SENT, REC_START, REC_THROTTLE,
+    REC_WIRE, STALL_SYNCS, add_arc, pending_pages, send_from)
 from models.workload import one_minus_exp, sequential_second_overlap, union_pending, unique_dirtied
 
 # remedy codes
@@ -843,17 +843,17 @@ def _send(st, en, n, p, rest, pages, W):
 
 @kernel
 def _record(rec, nrec, start, duration, rate, sent, wire, pending, theta):
-    """Write one sync's record (``models.sequential.R_*``) if ``rec`` has room; the count."""
+    """Write one sync's record (``models.sequential.REC_*``) if ``rec`` has room; the count."""
     if (nrec + 1) * N_RECORD > rec.shape[0]:
         return nrec
     r = nrec * N_RECORD
-    rec[r + R_START] = start
-    rec[r + R_DURATION] = duration
-    rec[r + R_RATE] = rate
-    rec[r + R_SENT] = sent
-    rec[r + R_WIRE] = wire
-    rec[r + R_PENDING] = pending
-    rec[r + R_THROTTLE] = theta * 100.0
+    rec[r + REC_START] = start
+    rec[r + REC_DURATION] = duration
+    rec[r + REC_RATE] = rate
+    rec[r + REC_SENT] = sent
+    rec[r + REC_WIRE] = wire
+    rec[r + REC_PENDING] = pending
+    rec[r + REC_THROTTLE] = theta * 100.0
     return nrec + 1
 
 
@@ -868,7 +868,7 @@ def _chase_row(C, S, i, rec, st, en):
     fewer pages pending than the threshold the writer's arc since the last sync is added, and
     pre-copy stops if still below it. Auto-converge acts as in :func:`_finish_row`. The state row
     ends as :func:`run_row` leaves it; ``rec`` receives one record per sync while it has room
-    (``models.sequential.N_RECORD`` numbers each, in the order of ``R_*``); ``st``, ``en``: scratch
+    (``models.sequential.N_RECORD`` numbers each, in the order of ``REC_*``); ``st``, ``en``: scratch
     for the arcs (``ARC_SLOTS`` each). Returns the records written.
     """
     W = C[i, C_WWS]

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from models.jit import kernel
 
 #: Arcs kept per migration (assumed ample: 300 random near-cap chases never held more than 4).
@@ -42,7 +40,7 @@ MAX_ARCS = 32
 STALL_SYNCS = 200
 #: Columns of a chase's per-sync record (``--rounds``).
 N_RECORD = 7
-R_START, R_DURATION, R_RATE, R_SENT, R_WIRE, R_PENDING, R_THROTTLE = range(N_RECORD)
+REC_START, REC_DURATION, REC_RATE, REC_SENT, REC_WIRE, REC_PENDING, REC_THROTTLE = range(N_RECORD)
 
 
 @kernel

@@ -130,6 +130,7 @@ def test_rounds_records_add_up_to_the_row():
         last = passes[-1]
         assert math.isclose(last.start_s + last.duration_s, t, rel_tol=1e-9) or not conv
         assert len(passes) == final.seg[j]
+        assert all(p.rate_Bps > 0 for p in passes)          # every record's columns in place
         assert all(b.start_s >= a.start_s for a, b in zip(passes, passes[1:]))
 
 
