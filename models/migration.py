@@ -39,7 +39,8 @@ from models.precopy import (
     C_MAX_ROUNDS, C_MAX_TRAFFIC, C_MEM_CAP_PPS, C_MIN_PAGES, C_PAGE_BYTES, C_PAGES_NONZERO,
     C_PAGES_ZERO, C_RATE_BPS, C_RATE_INCREMENT_BPS, C_RATE_INITIAL_BPS, C_RATE_MAX_BPS,
     C_RATE_RULE, C_REMEDY, C_SCAN_S, C_SDPS_SHRINK, C_SDPS_TARGET, C_SEQUENTIAL, C_SKIP,
-    C_PHASE, C_TIMEOUT_S, C_WINDOW_S, C_WIRE_PAGE, C_WIRE_ZERO, C_WWS, CONVERGED, FAILED, FORCE, FORCED,
+    C_PHASE, C_SEND_BUFFER, C_TIMEOUT_S, C_WINDOW_S, C_WIRE_PAGE, C_WIRE_ZERO, C_WWS, CONVERGED,
+    FAILED, FORCE, FORCED,
     N_CONFIG, N_SCRATCH, N_STATE, R_NONE, S_MAX_THETA, S_MEM_BYTES, S_PENDING, S_REASON, S_SEG,
     S_STATUS, S_T, SDPS, run_row, start_row,
 )
@@ -80,7 +81,8 @@ _POLICY_FIELDS = (
     "remedy", "sdps_shrink", "sdps_target", "ac_initial_pct", "ac_increment_pct", "ac_max_pct",
     "ac_trigger_ratio", "ac_period_s", "max_switchover_s", "adaptive_rate", "rate_initial_bps",
     "rate_increment_bps", "rate_max_bps", "skip_redirtied", "refuses_cross_subnet",
-    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover", "vcpu_state_bytes")
+    "mirror_max_share", "storage_max_rounds", "goal_covers_switchover", "vcpu_state_bytes",
+    "send_buffer_bytes")
 (P_SETUP_S, P_STOP_S, P_RESUME_S, P_TRACE_S_PER_GIB, P_TRACE_SLOWDOWN_PCT, P_DEVICE_STATE_BYTES,
     P_PAGE_HEADER_BYTES, P_ZERO_PAGE_BYTES, P_SCAN_BPS, P_MAX_BANDWIDTH_BPS,
     P_CAP_LIFTED_IN_SWITCHOVER, P_RATE_WINDOW_S, P_CHECK_INTERVAL_S, P_TCP_WINDOW_BYTES, P_MAX_NICS,
@@ -90,7 +92,7 @@ _POLICY_FIELDS = (
     P_AC_TRIGGER_RATIO, P_AC_PERIOD_S, P_MAX_SWITCHOVER_S, P_ADAPTIVE_RATE, P_RATE_INITIAL_BPS,
     P_RATE_INCREMENT_BPS, P_RATE_MAX_BPS, P_SKIP_REDIRTIED, P_REFUSES_CROSS_SUBNET,
     P_MIRROR_MAX_SHARE, P_STORAGE_MAX_ROUNDS, P_GOAL_COVERS_SWITCHOVER,
-    P_VCPU_STATE_BYTES) = range(len(_POLICY_FIELDS))
+    P_VCPU_STATE_BYTES, P_SEND_BUFFER_BYTES) = range(len(_POLICY_FIELDS))
 assert _POLICY_FIELDS[P_STORAGE_MAX_ROUNDS] == "storage_max_rounds"
 P_HAS_AUTO_CONVERGE = len(_POLICY_FIELDS)   # derived column: the profile is QEMU or based on it
 assert INPUT_BY_COLUMN["profile"].choices == tuple(PROFILES)   # choice codes index the profiles
@@ -634,6 +636,7 @@ def _prepare_row(X, i, rej, POL, TR, C, c, E, e):
     C[c, C_SKIP] = POL[p, P_SKIP_REDIRTIED]
     C[c, C_TIMEOUT_S] = X[X_TIMEOUT, i]
     C[c, C_PHASE] = phase % 1.0          # 1 is the same position as 0 (NaN stays NaN)
+    C[c, C_SEND_BUFFER] = POL[p, P_SEND_BUFFER_BYTES]
 
 
 @kernel(inline="always")

@@ -66,6 +66,10 @@ REASONS = {
 MAX_SEGMENTS = 100000         # simulator budget of passes/syncs per migration
 STALL_TOLERANCE = 1e-4        # a sync that shrinks pending by less than this share is a stall
 STALLS_TO_GIVE_UP = 3         # consecutive stalls before a remedy/failure applies
+# A writer blocked on a full socket send buffer is woken once a third of it is free (Linux
+# sk_stream_write_space: free space >= sk_stream_min_wspace, half of what is queued), so a
+# link-bound sender keeps 2/3 to all of its buffer queued ahead of the wire: 5/6 on average.
+SEND_AHEAD_SHARE = 5.0 / 6.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class Config:
     timeout_s: np.ndarray
     phase: np.ndarray              # sequential writer's position at the start, share of the WWS
                                    # (NaN: unknown; models.sequential)
+    send_buffer: np.ndarray        # sender's socket send buffer, bytes (0: not modelled)
 
     def take(self, idx: np.ndarray) -> "Config":
         """Rows ``idx`` of every array."""
@@ -182,15 +187,16 @@ class State:
     C_WINDOW_S, C_CHECK_S, C_LIMIT_S, C_MIN_PAGES, C_MAX_ROUNDS, C_MAX_TRAFFIC, C_GROWING_RULE,
     C_RATE_RULE, C_REMEDY, C_SDPS_SHRINK, C_SDPS_TARGET, C_AC_INITIAL, C_AC_INCREMENT, C_AC_MAX,
     C_AC_RATIO, C_AC_PERIOD_S, C_ADAPTIVE, C_RATE_INITIAL_BPS, C_RATE_INCREMENT_BPS,
-    C_RATE_MAX_BPS, C_SKIP, C_TIMEOUT_S, C_PHASE) = range(37)
+    C_RATE_MAX_BPS, C_SKIP, C_TIMEOUT_S, C_PHASE, C_SEND_BUFFER) = range(38)
 (S_SEG, S_PENDING, S_PENDING_HOT, S_T, S_MEM_BYTES, S_THETA, S_MAX_THETA, S_AC_CNT, S_AC_T,
     S_AC_DIRTY, S_AC_SENT, S_LAST_SENT, S_LAST_DIRTY_BPS, S_STALLS, S_PREV_REMAINING, S_PREV_NEW,
     S_STATUS, S_REASON) = range(18)
 N_CONFIG, N_STATE = len(fields(Config)), len(fields(State))
-assert [f.name for f in fields(Config)][C_PHASE] == "phase" and N_CONFIG == C_PHASE + 1
+assert [f.name for f in fields(Config)][C_SEND_BUFFER] == "send_buffer"
+assert N_CONFIG == C_SEND_BUFFER + 1
 assert [f.name for f in fields(State)][S_REASON] == "reason" and N_STATE == S_REASON + 1
-N_PLAN = 7   # rate, pps, sent, remaining, wire bytes, extra s, remaining hot
-P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA, P_REM_HOT = range(N_PLAN)
+N_PLAN = 8   # rate, pps, sent, remaining, wire bytes, extra s, remaining hot, ahead bytes
+P_RATE, P_PPS, P_SENT, P_REMAINING, P_WIRE, P_EXTRA, P_REM_HOT, P_AHEAD = range(N_PLAN)
 ARC_SLOTS = MAX_ARCS + 4    # arc starts (or ends) a chase holds, with room for a split and a wrap
 #: Scratch that :func:`run_row` takes: a plan, then the arc starts and ends of a chase.
 N_SCRATCH = N_PLAN + 2 * ARC_SLOTS
@@ -207,10 +213,13 @@ class Plan:
     wire_bytes: np.ndarray         # wire bytes of the pass
     extra_s: np.ndarray            # CPU time that does not use the link (zero-page scan)
     remaining_hot: np.ndarray      # ... of the remaining pages, those in the hot set
+    ahead_bytes: np.ndarray        # ... of the wire bytes, those the sender's clock does not wait
+                                   # for (round 0 filling the send buffer: _lead_bytes)
 
     def packed(self) -> np.ndarray:
         return np.stack([self.rate_Bps, self.send_pps, self.sent, self.remaining, self.wire_bytes,
-                         self.extra_s, self.remaining_hot], axis=1).astype(np.float64)
+                         self.extra_s, self.remaining_hot, self.ahead_bytes],
+                        axis=1).astype(np.float64)
 
 
 # ----------------------------------------------------------------------------- scalar kernels
@@ -400,12 +409,26 @@ def _sent_with_skips(P, pps, extra, share, a, seq, hot, a_hot):
 
 
 @kernel(inline="always")
+def _lead_bytes(C, S, i, rate):
+    """Bytes a pass puts into the socket ahead of the wire without waiting for it.
+
+    A link-bound sender (not waiting for a rate-limiter window) fills its send buffer at the start
+    of round 0 and keeps ``SEND_AHEAD_SHARE`` of it queued from then on, so its clock runs that
+    far ahead of the wire: round 0 gains the lead, later passes keep it (0 for them).
+    """
+    if S[i, S_SEG] != 0.0 or (C[i, C_WINDOW_S] > 0.0 and rate < C[i, C_BURST_BPS]):
+        return 0.0
+    return SEND_AHEAD_SHARE * C[i, C_SEND_BUFFER]
+
+
+@kernel(inline="always")
 def _plan_row(C, S, i, link, out):
     rate = _pass_rate(C, S, i, link)
     pps = _send_pps(C, i, rate)
     first = S[i, S_SEG] == 0.0
     P = S[i, S_PENDING]
     extra = C[i, C_SCAN_S] if first else 0.0
+    lead = _lead_bytes(C, S, i, rate)
     sent = P
     # mid-pass checks (QEMU): send until fewer than the threshold remain at a check
     h = _check_interval(C, i, rate)
@@ -415,8 +438,9 @@ def _plan_row(C, S, i, link, out):
         th = _threshold(C, i, pps) - (C[i, C_PAGES_ZERO] if first else 0.0)
         if th > 0.0:
             per_check = pps * h
-            k = math.floor(max(P - th, 0.0) / per_check) + 1.0
-            sent = min(P, k * per_check)
+            ahead = lead * (1.0 / C[i, C_WIRE_PAGE])
+            k = math.floor(max(P - ahead - th, 0.0) / per_check) + 1.0
+            sent = min(P, ahead + k * per_check)
     remaining = P - sent
     H = S[i, S_PENDING_HOT]
     # the sender goes by address, so what remains holds hot pages in proportion
@@ -444,6 +468,7 @@ def _plan_row(C, S, i, link, out):
     out[P_WIRE] = wire
     out[P_EXTRA] = extra
     out[P_REM_HOT] = rem_hot
+    out[P_AHEAD] = min(lead, wire)
 
 
 @kernel
@@ -467,7 +492,7 @@ def _wire_time(C, i, x0, nbytes, rate):
 
 @kernel(inline="always")
 def _duration_row(C, S, i, pl):
-    dur = _wire_time(C, i, S[i, S_MEM_BYTES], pl[P_WIRE], pl[P_RATE]) + pl[P_EXTRA]
+    dur = _wire_time(C, i, S[i, S_MEM_BYTES], pl[P_WIRE] - pl[P_AHEAD], pl[P_RATE]) + pl[P_EXTRA]
     return max(dur, pl[P_SENT] * (1.0 / C[i, C_MEM_CAP_PPS]))
 
 

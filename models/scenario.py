@@ -392,7 +392,9 @@ class StreamSet:
             pass_cap = np.where(cfg_p.adaptive.astype(bool), pl.rate_Bps, cfg_p.rate_Bps)
             pos = np.concatenate([np.flatnonzero(status_e == precopy.RUNNING),
                                   n_e + np.arange(ss.size)])
-            wire[pos] = pl.wire_bytes
+            # the link carries every byte, but the sender's clock (QEMU's times) does not wait for
+            # those it puts ahead into its send buffer
+            wire[pos] = pl.wire_bytes - pl.ahead_bytes
             extra[pos] = pl.extra_s
             cap[pos] = pass_cap
         status = np.concatenate([status_e, np.full(ss.size, precopy.RUNNING, dtype=np.int64)])

@@ -325,15 +325,17 @@ def measure_run(inputs: RunInputs, settings: Settings, tools: Tools, kernel: Pat
         t0 = time.monotonic()
         qs.command("migrate", uri=f"tcp:127.0.0.1:{port}")
         status, info, samples = _follow(qs, qd, src, dst, settings, t0)
-        if shaping is not None:
-            shaping.remove()
         if status == "completed":
             info = _final_info(qs, info)
+            # the link stays shaped until the destination resumes: QEMU's source completes when
+            # its last byte enters the socket, up to a send buffer before the destination has it
             wait_resume = time.monotonic() + 5.0
             while qd.first("RESUME") is None and time.monotonic() < wait_resume:
                 dst.check_alive()
                 qd.poll_events()
                 time.sleep(0.02)
+        if shaping is not None:
+            shaping.remove()
         qs.poll_events()
         if dst.alive():
             qd.poll_events()

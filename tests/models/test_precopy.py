@@ -25,7 +25,7 @@ def _analytic(V, R, D, threshold):
 # Every page dirtyable, linear dirtying (sequential sweep over all memory, rate*t << memory), no
 # headers, no fixed costs, stop rule only at pass ends: the textbook model.
 TEXTBOOK = {"qemu": {"page_header_bytes": 0, "zero_page_bytes": 0, "setup_s": 0, "resume_s": 0,
-                     "check_interval_s": 0, "rate_window_s": 0}}
+                     "check_interval_s": 0, "rate_window_s": 0, "send_buffer_bytes": 0}}
 
 
 def test_reference_example_50gib():
@@ -378,3 +378,49 @@ def test_auto_converge_tries_its_largest_throttle_before_giving_up():
     assert r["status"][0] == "completed"
     assert r["max_throttle_pct"][0] == pytest.approx(99.0)
     assert r["rounds"][0][-1].throttle_pct == pytest.approx(99.0)
+
+
+# ------------------------------------------------------------------ the sender's socket buffer
+ONE_PASS = {"profile": "qemu", "memory_bytes": 256 * 2**20, "zero_fraction": 0.0,
+            "dirty_rate_Bps": 0.0, "link_bps": 400e6, "efficiency": 1.0, "device_state_bytes": 0}
+
+
+def test_a_link_bound_sender_gains_its_send_buffer_once():
+    """QEMU's clock is the sender's: a link-bound round 0 fills the 4 MiB socket buffer at once
+    and keeps 5/6 of it queued ahead of the wire, so the copy ends 5/6 x 4 MiB / rate earlier
+    than the wire finishes; a rate-limited sender waits for its windows, not for the socket."""
+    from models.precopy import SEND_AHEAD_SHARE
+
+    assert SEND_AHEAD_SHARE == pytest.approx(5 / 6)       # woken with a third of it free
+    none = {"qemu": {"send_buffer_bytes": 0}}
+    link_bound = dict(ONE_PASS, max_bandwidth_Bps=np.inf)
+    r, r0 = simulate(link_bound), simulate(link_bound, overrides=none)
+    rate = 400e6 / 8
+    assert r0["total_time_s"][0] - r["total_time_s"][0] == pytest.approx(
+        5 / 6 * 4 * 2**20 / rate, rel=1e-9)
+    assert r["memory_transferred_bytes"][0] == r0["memory_transferred_bytes"][0]   # every byte
+    assert r["downtime_ms"][0] <= 300 and r0["downtime_ms"][0] <= 300   # checks fall elsewhere
+    capped = dict(ONE_PASS, max_bandwidth_Bps=16e6)
+    assert simulate(capped)["total_time_s"][0] == simulate(capped, overrides=none)["total_time_s"][0]
+    for other in ("vsphere-5.1", "hyperv-2012", "xen"):       # their times end at the destination
+        assert get_profile(other).send_buffer_bytes == 0
+
+
+def test_the_measured_sender_runs_five_sixths_of_its_buffer_ahead():
+    """query-migrate's transferred bytes (the sender's) minus what a 100 or 200 Mbit/s link
+    carried by then, during round 0 of three shaped runs (train part): the lead saws between
+    2/3 and all of the 4 MiB send buffer, and averages 5/6 of it (SEND_AHEAD_SHARE)."""
+    import json
+    from pathlib import Path
+
+    from models.precopy import SEND_AHEAD_SHARE
+
+    data = json.loads((Path(__file__).parents[1] / "data" / "qemu-samples-shaped.json").read_text())
+    rates = {"shaped-p0000-r0": 100e6 / 8, "shaped-p0003-r0": 200e6 / 8, "shaped-p0012-r0": 200e6 / 8}
+    buffer = 4 * 2**20
+    for run, samples in data["runs"].items():
+        lead = np.array([sent - rates[run] * t_ms / 1e3 for t_ms, sent, syncs in samples
+                         if syncs == 1 and t_ms >= 100])
+        assert len(lead) >= 8
+        assert 0.6 * buffer <= lead.min() and lead.max() <= 1.1 * buffer, (run, lead / buffer)
+        assert lead.mean() == pytest.approx(SEND_AHEAD_SHARE * buffer, rel=0.1), run

@@ -96,7 +96,7 @@ def test_validate_command_reports_regimes_and_repeat_spread(run_cli, run_dir):
 def test_the_training_csv_still_validates_as_before(run_cli):
     res = run_cli(["validate", "tests/data/qemu-train.csv"], timeout=300)
     assert res.returncode == 0, res.stdout[-2000:]
-    assert ("30 runs, 28 converged; verdicts wrong: 0; total time median 0.0% p90 2.7% worst 12.0%"
+    assert ("30 runs, 28 converged; verdicts wrong: 0; total time median 0.0% p90 2.8% worst 12.0%"
             in res.stdout)
 
 
@@ -195,3 +195,21 @@ def test_this_harness_measures_what_the_training_harness_measured():
                 assert abs(int(r["ram_normal_pages"]) - int(train[ids[0]]["ram_normal_pages"])) <= 8
                 assert float(r["memory_transferred_bytes"]) == pytest.approx(
                     float(train[ids[0]]["ram_transferred_bytes"]), rel=1e-3)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="tests/data/qemu-measured.csv not shipped")
+def test_links_shaped_below_the_cap_are_predicted():
+    """Issue 11: on links shaped below QEMU's cap the model over-predicted total time, single
+    passes by 8-15 % and sequential writers near 0.9 x the link by up to 48 % both ways. QEMU's
+    times are the sender's, which runs most of its socket buffer ahead of the wire. Train-part
+    shaped runs: single passes within 3 %, all within 8 % (the 400 Mbit/s ones lose a few % to
+    the host's CPU, which the model does not know)."""
+    checks = [c for c in check_qemu(SHIPPED) if c.regime.startswith("shaped") and c.split == "train"]
+    assert len(checks) >= 9
+    for c in checks:
+        assert c.converged and c.predicted_converged, c.run_id
+        assert c.time_error <= 0.08, (c.run_id, c.total_time_s, c.predicted_total_time_s)
+        assert c.bytes_error <= 0.08, c.run_id
+    single = [c for c in checks if c.ram_bytes < 34e6]
+    assert len(single) >= 3
+    assert all(c.time_error <= 0.03 for c in single), [(c.run_id, c.time_error) for c in single]
