@@ -724,7 +724,9 @@ def _fast_forward_row(C, S, i):
             return
         m = math.floor((P - lo) / -b)
     seg_time = k * h
-    m = min(m - 1.0, math.floor(room_t / seg_time) - 1.0, cap)
+    if not math.isinf(room_t):          # no timeout: floor(inf) is an error in pure Python
+        m = min(m, math.floor(room_t / seg_time))
+    m = min(m - 1.0, cap)
     if not (m >= 1.0):
         return
     if a < 1.0:
