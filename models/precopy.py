@@ -18,8 +18,9 @@ sync period, twice), a forced switch-over (Hyper-V, Xen, vSphere without SDPS), 
 without auto-converge never converges). QEMU's rate cap is enforced per 100 ms window: a window
 bursts at link speed until its budget is spent, then waits. Without a cap below the link, QEMU's
 clock is the sender's: it keeps most of its socket send buffer (``SEND_AHEAD_SHARE``) ahead of the
-wire, so round 0 gains that lead once and its times end when its last byte enters the socket. Xen adapts its rate per round (100 Mbit/s,
-then last round's dirty rate + 50 Mbit/s, ≤ 500 Mbit/s) and skips pages re-dirtied within the round.
+wire, so round 0 gains that lead once and its times end when its last byte enters the socket. Xen
+adapts its rate per round (100 Mbit/s, then last round's dirty rate + 50 Mbit/s, ≤ 500 Mbit/s) and
+skips pages re-dirtied within the round.
 
 Not modelled: post-copy, xbzrle/multifd, page-size changes mid-run, CPU contention between the
 sender and the guest. Sources: docs/references.md; QEMU 7.2 migration/ram.c and migration.c;
