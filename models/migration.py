@@ -333,7 +333,8 @@ def _fill_inputs(X: np.ndarray, inp: Inputs, start: int, rows: Any,
 def _domain_codes(X: np.ndarray, constant: np.ndarray) -> np.ndarray:
     """Per point, 1 + the first input outside its domain (invalid choices first), else 0."""
     out = np.zeros(X.shape[1], dtype=np.int64)
-    _first_invalid(X, _DOMAINS, constant, out)
+    if X.shape[1]:      # (no points: an empty array is "contiguous" and would compile a variant)
+        _first_invalid(X, _DOMAINS, constant, out)
     return out
 
 
@@ -915,7 +916,8 @@ def prepare(columns: Mapping[str, Any], overrides: Mapping[str, Mapping[str, Any
     E = np.empty((n, N_PREPARED))
     X = _padded(len(INPUTS), n)
     _fill_inputs(X, inp, 0, range(len(INPUTS)), _profile_names(pols))
-    _prepare_all(X, _domain_codes(X, _constant_rows(inp)), POL, TR, C, E)
+    if n:
+        _prepare_all(X, _domain_codes(X, _constant_rows(inp)), POL, TR, C, E)
     per_point = {k: (E[:, j] != 0.0 if k in _BOOL_PREPARED else E[:, j].copy())
                  for j, k in enumerate(_PREPARED_FIELDS)}
     per_point["pcode"] = per_point["pcode"].astype(np.int64)
@@ -983,8 +985,9 @@ def assemble(prep: Prepared, st: precopy.State, storage_s: np.ndarray | None = N
     f64 = lambda a, default: np.ascontiguousarray(  # noqa: E731
         np.broadcast_to(default if a is None else a, (n,)), dtype=np.float64)
     F, B, I = _results(n)  # noqa: E741
-    _assemble_all(E, S, f64(storage_s, prep.storage_s), f64(switchover_Bps, prep.switchover_Bps),
-                  F, B, I)
+    if n:
+        _assemble_all(E, S, f64(storage_s, prep.storage_s), f64(switchover_Bps, prep.switchover_Bps),
+                      F, B, I)
     return _outputs(F, B, I, list(prep.pols), lambda rows: prep.reason[rows])
 
 
