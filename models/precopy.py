@@ -257,6 +257,13 @@ def _threshold(C, i, pps):
     return max(pps * C[i, C_LIMIT_S], C[i, C_MIN_PAGES])
 
 
+@kernel(inline="always")
+def _rate_limited(C, i, rate):
+    """Whether a sender at ``rate`` waits for its rate limiter's windows (QEMU's cap below the
+    link) rather than for the link."""
+    return C[i, C_WINDOW_S] > 0.0 and rate < C[i, C_BURST_BPS]
+
+
 @kernel
 def _check_interval(C, i, rate):
     """Seconds between mid-pass stop-rule checks (0: only at pass ends).
@@ -264,7 +271,7 @@ def _check_interval(C, i, rate):
     Rate-limited QEMU checks once per limiter window (after waiting for it); link-bound QEMU
     every ``check_s`` (ram_save_iterate returns after 50 ms).
     """
-    if C[i, C_WINDOW_S] > 0.0 and rate < C[i, C_BURST_BPS]:
+    if _rate_limited(C, i, rate):
         return C[i, C_WINDOW_S]
     return C[i, C_CHECK_S]
 
@@ -419,7 +426,7 @@ def _lead_bytes(C, S, i, rate):
     of round 0 and keeps ``SEND_AHEAD_SHARE`` of it queued from then on, so its clock runs that
     far ahead of the wire: round 0 gains the lead, later passes keep it (0 for them).
     """
-    if S[i, S_SEG] != 0.0 or (C[i, C_WINDOW_S] > 0.0 and rate < C[i, C_BURST_BPS]):
+    if S[i, S_SEG] != 0.0 or _rate_limited(C, i, rate):
         return 0.0
     return SEND_AHEAD_SHARE * C[i, C_SEND_BUFFER]
 
@@ -481,9 +488,9 @@ def _wire_time(C, i, x0, nbytes, rate):
     With a rate-limiter window (QEMU) each window bursts at the link rate until its budget
     ``rate × window`` is spent and then waits for the window to end.
     """
-    win = C[i, C_WINDOW_S]
-    burst = C[i, C_BURST_BPS]
-    if win > 0.0 and rate < burst:
+    if _rate_limited(C, i, rate):
+        win = C[i, C_WINDOW_S]
+        burst = C[i, C_BURST_BPS]
         budget = rate * win
         # byte counts a rounding error short of a window's end count as at its end (a pass that
         # starts where the last stopped at a check would otherwise pay one spurious window)
@@ -920,8 +927,8 @@ def _chase_row(C, S, i, rec, st, en):
     # what round 0 left when it stopped at a check lies above the working set: sent first
     rest = S[i, S_PREV_REMAINING]
     # the first check: the end of the window round 0 ended in, with what that window had left
-    win = C[i, C_WINDOW_S]
-    if win > 0.0 and rate < C[i, C_BURST_BPS]:
+    if _rate_limited(C, i, rate):
+        win = C[i, C_WINDOW_S]
         budget = rate * win
         first = (budget - (mem - math.floor(mem / budget) * budget)) / wire_page
         t = (math.floor(t_sync / win + 1e-9) + 1.0) * win

@@ -40,6 +40,6 @@ def bytes_besides_ram(tmp_path: Path, vcpus: int, devices: list[str]) -> float:
 def test_qemu_device_and_vcpu_state_are_what_qemu_sends(tmp_path):
     qemu = get_profile("qemu")
     per_vcpu = (bytes_besides_ram(tmp_path, 8, []) - bytes_besides_ram(tmp_path, 1, [])) / 7
-    assert per_vcpu == pytest.approx(qemu.vcpu_state_bytes, rel=0.15)
+    assert per_vcpu == pytest.approx(qemu.vcpu_state_bytes, rel=0.05)
     typical = bytes_besides_ram(tmp_path, 2, DEVICES)
-    assert typical == pytest.approx(qemu.device_state_bytes + 2 * qemu.vcpu_state_bytes, rel=0.15)
+    assert typical == pytest.approx(qemu.device_state_bytes + 2 * qemu.vcpu_state_bytes, rel=0.05)
